@@ -1,0 +1,111 @@
+# botu - a mail-driven community list manager.
+#
+#   make            build ./botu
+#   make check      install what is missing, then run every test
+#   make demo       install what is missing, then show botu at work
+#   make asan       build build-asan/botu with AddressSanitizer + UBSan
+#   make lint       house style and banned functions
+#   make bench      throughput and footprint next to the reference
+
+PREFIX	?= /usr/local
+BUILD	?= build
+
+PKGS	 = libcurl sqlite3 libical inih gnutls
+# Debian's libetpan.pc makes a non-PIE binary: link it plainly (LIBRARIES.md §0).
+LIBETPAN = -letpan
+
+CFLAGS	?= -O2 -g
+HARDEN	 = -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+	   -fstack-clash-protection -fcf-protection
+ifeq ($(SAN),1)
+HARDEN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	   -fno-omit-frame-pointer
+SANLD	 = -fsanitize=address,undefined
+endif
+ALLCFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	   -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Wvla -fPIE $(HARDEN) \
+	   -Iinclude $(shell pkg-config --cflags $(PKGS)) \
+	   -DBOTU_TEMPLATEDIR='"$(PREFIX)/share/botu/templates"' $(CFLAGS)
+ALLLDFLAGS = -pie -Wl,-z,relro,-z,now $(SANLD) $(LDFLAGS)
+LDLIBS	 = $(LIBETPAN) $(shell pkg-config --libs $(PKGS)) -lpthread
+
+# One source per line; everything but main.c goes into the library that the
+# tests link too.
+SRCS	 = src/cli.c
+SRCS	+= src/cmd_check.c
+SRCS	+= src/cmd_members.c
+SRCS	+= src/config.c
+SRCS	+= src/db.c
+SRCS	+= src/log.c
+SRCS	+= src/members.c
+SRCS	+= src/util.c
+
+OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)
+LIB	 = $(BUILD)/libbotu.a
+
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+ifeq ($(BUILD),build)
+PROG	 = botu
+else
+PROG	 = $(BUILD)/botu
+endif
+
+.PHONY: all asan check check-run unit integration demo lint bench clean deps
+
+all: $(PROG)
+
+$(PROG): $(BUILD)/main.o $(LIB)
+	$(CC) $(ALLLDFLAGS) -o $@ $(BUILD)/main.o $(LIB) $(LDLIBS)
+
+$(LIB): $(OBJS)
+	rm -f $@
+	$(AR) rcs $@ $(OBJS)
+
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) $(ALLLDFLAGS) -Itests/unit -o $@ $< $(LIB) \
+	    $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+asan:
+	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu
+
+deps:
+	@tests/install-deps.sh
+
+# The README's test command. It installs what is missing first, so a fresh
+# Debian 12 machine needs nothing else.
+check: deps
+	$(MAKE) check-run
+
+check-run: all lint
+	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu unit
+	tests/integration/run.sh
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do \
+	    echo "== $$t"; BOTU_SRCDIR=$(CURDIR) $$t; done
+
+integration: all
+	tests/integration/run.sh
+
+demo: deps
+	$(MAKE) all
+	tests/demo.sh
+
+lint:
+	@tests/lint.sh
+
+bench: deps
+	$(MAKE) all
+	tests/bench/run.sh
+
+clean:
+	rm -rf build build-asan botu
+
+-include $(OBJS:.o=.d) $(BUILD)/main.d

@@ -1,0 +1,83 @@
+/*
+ * members.h - the community: who is on the list, in which state, with what
+ * consent. Functions change rows and record an event; the caller holds the
+ * transaction (db_begin/db_commit) around them.
+ */
+#ifndef BOTU_MEMBERS_H
+#define BOTU_MEMBERS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "botu/db.h"
+
+/*
+ * A member as stored. Strings are owned by the struct and released by
+ * member_clear(). Enumerated fields hold the words the store uses:
+ *   status   pending | active | unsubscribed
+ *   delivery on | bouncing | disabled
+ *   digest   weekly | monthly | off
+ *   language nl | en
+ */
+struct member {
+	int64_t	 id;
+	char	*email;
+	char	*name;
+	char	*role;
+	char	*language;
+	char	*status;
+	char	*delivery;
+	char	*digest;
+	int	 core;
+	int64_t	 consent_at;		/* 0: none recorded */
+	char	*consent_channel;	/* how consent was given */
+	char	*consent_message_id;
+	char	*consent_text_version;	/* which notice the member saw */
+	int64_t	 created_at;
+	int64_t	 updated_at;
+};
+
+void	member_clear(struct member *);
+
+/* 1 if the word is allowed in that field, else 0. */
+int	member_valid_status(const char *);
+int	member_valid_delivery(const char *);
+int	member_valid_digest(const char *);
+int	member_valid_language(const char *);
+
+/*
+ * Looks up a member by address (case-insensitive). Returns 1 and fills *out
+ * when found, 0 when not, BOTU_EDATA on a database error.
+ */
+int	members_get(struct botu_db *, const char *email, struct member *out);
+
+/*
+ * Adds a member from the fields of m that are set (NULL: the default);
+ * m->email is required. Someone who left (unsubscribed) is taken back on
+ * the same row with the new status and consent. Sets m->id. BOTU_EDATA with
+ * err set when the address is invalid or already pending or active.
+ */
+int	members_add(struct botu_db *, struct member *m, const char *actor,
+	    const char *message_id, char err[BOTU_ERRLEN]);
+
+/*
+ * Ends a membership: status unsubscribed, the row kept (consent history).
+ * BOTU_EPERM with err set when there is no such member or they already left.
+ */
+int	members_remove(struct botu_db *, const char *email, const char *actor,
+	    const char *message_id, char err[BOTU_ERRLEN]);
+
+/* Counts per status, for status screens. */
+int	members_count(struct botu_db *, const char *status, int64_t *out);
+
+enum members_format { MEMBERS_TEXT, MEMBERS_JSON, MEMBERS_CSV };
+
+/*
+ * Writes the members (only those with status, when not NULL) ordered by
+ * address. JSON: one array of objects with every stored field; CSV: a
+ * header line, then RFC 4180 rows; TEXT: aligned columns for people.
+ */
+int	members_write(struct botu_db *, FILE *, enum members_format,
+	    const char *status);
+
+#endif

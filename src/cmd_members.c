@@ -1,0 +1,233 @@
+/* cmd_members.c - botu members list|add|remove|export */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "botu/cmd.h"
+#include "botu/members.h"
+
+static const char usage_members[] =
+    "usage: botu members list [--json] [--status STATUS]\n"
+    "       botu members add EMAIL [--name NAME] [--role ROLE]\n"
+    "                        [--language nl|en] [--core] [--pending]\n"
+    "                        [--basis TEXT]\n"
+    "       botu members remove EMAIL\n"
+    "       botu members export [--csv|--json]\n";
+
+static const char usage_list[] =
+    "usage: botu members list [--json] [--status STATUS]\n"
+    "  Lists members by address. STATUS: pending, active, unsubscribed.\n";
+
+static const char usage_add[] =
+    "usage: botu members add EMAIL [--name NAME] [--role ROLE]\n"
+    "                        [--language nl|en] [--core] [--pending]\n"
+    "                        [--basis TEXT]\n"
+    "  Adds a member who already agreed, as active, with TEXT (default\n"
+    "  \"added by the organiser\") recorded as the basis of consent.\n"
+    "  --pending adds them unconfirmed instead.\n";
+
+static const char usage_remove[] =
+    "usage: botu members remove EMAIL\n"
+    "  Ends a membership at once; the consent history is kept.\n";
+
+static const char usage_export[] =
+    "usage: botu members export [--csv|--json]\n"
+    "  Writes every member with every stored field (CSV by default).\n";
+
+static int
+members_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_HELP,
+		{ "json", no_argument, NULL, 'j' },
+		{ "status", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *status = NULL;
+	int json = 0, ch, code = EX_OK;
+	struct botu_db *db;
+
+	while ((ch = cli_getopt(argc, argv, "h", opts, usage_list, &code)) !=
+	    -1) {
+		if (ch == '?')
+			return code;
+		if (ch == 'j')
+			json = 1;
+		else if (ch == 's')
+			status = optarg;
+	}
+	if (optind != argc)
+		return cli_fail(EX_USAGE, "%s", usage_list);
+	if (status != NULL && !member_valid_status(status))
+		return cli_fail(EX_USAGE, "status must be pending, active or "
+		    "unsubscribed, not '%s'", status);
+	if ((db = cli_db(cli, &code)) == NULL)
+		return code;
+	if (members_write(db, stdout, json ? MEMBERS_JSON : MEMBERS_TEXT,
+	    status) != BOTU_OK)
+		return cli_fail(EX_SOFTWARE, "%s", db_errmsg(db));
+	return EX_OK;
+}
+
+static int
+members_add_cmd(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_HELP,
+		{ "name", required_argument, NULL, 'n' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "language", required_argument, NULL, 'l' },
+		{ "core", no_argument, NULL, 'c' },
+		{ "pending", no_argument, NULL, 'p' },
+		{ "basis", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct member m = { 0 };
+	const char *basis = "added by the organiser";
+	char err[BOTU_ERRLEN], channel[300];
+	int ch, code = EX_OK, pending = 0, rc;
+	struct botu_db *db;
+
+	while ((ch = cli_getopt(argc, argv, "h", opts, usage_add, &code)) !=
+	    -1) {
+		switch (ch) {
+		case '?':
+			return code;
+		case 'n':
+			m.name = optarg;
+			break;
+		case 'r':
+			m.role = optarg;
+			break;
+		case 'l':
+			m.language = optarg;
+			break;
+		case 'c':
+			m.core = 1;
+			break;
+		case 'p':
+			pending = 1;
+			break;
+		case 'b':
+			basis = optarg;
+			break;
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_fail(EX_USAGE, "members add: give one address "
+		    "(see botu members add --help)");
+	m.email = argv[optind];
+	if (pending)
+		m.status = "pending";
+	else {
+		m.status = "active";
+		m.consent_at = (int64_t)time(NULL);
+		snprintf(channel, sizeof(channel), "cli: %s", basis);
+		m.consent_channel = channel;
+	}
+	if ((db = cli_db(cli, &code)) == NULL)
+		return code;
+	if (db_begin(db) != BOTU_OK)
+		return cli_fail(EX_TEMPFAIL, "%s", db_errmsg(db));
+	rc = members_add(db, &m, "cli", NULL, err);
+	if (rc != BOTU_OK) {
+		db_rollback(db);
+		return cli_fail(EX_DATAERR, "%s", err);
+	}
+	if (db_commit(db) != BOTU_OK) {
+		db_rollback(db);
+		return cli_fail(EX_TEMPFAIL, "%s", db_errmsg(db));
+	}
+	printf("added %s (%s)\n", m.email, m.status);
+	return EX_OK;
+}
+
+static int
+members_remove_cmd(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_HELP,
+		{ NULL, 0, NULL, 0 },
+	};
+	char err[BOTU_ERRLEN];
+	int ch, code = EX_OK, rc;
+	struct botu_db *db;
+
+	while ((ch = cli_getopt(argc, argv, "h", opts, usage_remove,
+	    &code)) != -1)
+		if (ch == '?')
+			return code;
+	if (optind + 1 != argc)
+		return cli_fail(EX_USAGE, "members remove: give one address");
+	if ((db = cli_db(cli, &code)) == NULL)
+		return code;
+	if (db_begin(db) != BOTU_OK)
+		return cli_fail(EX_TEMPFAIL, "%s", db_errmsg(db));
+	rc = members_remove(db, argv[optind], "cli", NULL, err);
+	if (rc == BOTU_OK && db_commit(db) != BOTU_OK) {
+		snprintf(err, sizeof(err), "%s", db_errmsg(db));
+		rc = BOTU_ETEMP;
+	}
+	if (rc != BOTU_OK) {
+		db_rollback(db);
+		return cli_fail(cli_exit_code(rc), "%s", err);
+	}
+	printf("removed %s\n", argv[optind]);
+	return EX_OK;
+}
+
+static int
+members_export(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_HELP,
+		{ "json", no_argument, NULL, 'j' },
+		{ "csv", no_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum members_format fmt = MEMBERS_CSV;
+	int ch, code = EX_OK;
+	struct botu_db *db;
+
+	while ((ch = cli_getopt(argc, argv, "h", opts, usage_export,
+	    &code)) != -1) {
+		if (ch == '?')
+			return code;
+		fmt = ch == 'j' ? MEMBERS_JSON : MEMBERS_CSV;
+	}
+	if (optind != argc)
+		return cli_fail(EX_USAGE, "%s", usage_export);
+	if ((db = cli_db(cli, &code)) == NULL)
+		return code;
+	if (members_write(db, stdout, fmt, NULL) != BOTU_OK)
+		return cli_fail(EX_SOFTWARE, "%s", db_errmsg(db));
+	return EX_OK;
+}
+
+int
+cmd_members(struct cli *cli, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(struct cli *, int, char **);
+	} subs[] = {
+		{ "list", members_list },
+		{ "add", members_add_cmd },
+		{ "remove", members_remove_cmd },
+		{ "export", members_export },
+	};
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		fputs(usage_members, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EX_USAGE : EX_OK;
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(argv[1], subs[i].name) == 0) {
+			optind = 0;
+			return subs[i].fn(cli, argc - 1, argv + 1);
+		}
+	return cli_fail(EX_USAGE, "members: unknown command '%s' (list, add, "
+	    "remove, export)", argv[1]);
+}

@@ -1,0 +1,364 @@
+/* db.c - see db.h */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "botu/db.h"
+#include "botu/log.h"
+#include "botu/util.h"
+
+#define BUSY_TIMEOUT_MS 10000
+#define STMT_CACHE 128
+
+struct stmt_slot {
+	const char	*sql;
+	sqlite3_stmt	*st;
+};
+
+struct botu_db {
+	sqlite3		*h;
+	int		 readonly;
+	struct stmt_slot cache[STMT_CACHE];
+	size_t		 ncache;
+};
+
+/*
+ * Migration i brings the schema from version i to i + 1. Never edit one
+ * that has shipped: add another.
+ */
+static const char *const migrations[] = {
+	/* 1: members and the events that explain them */
+	"CREATE TABLE members ("
+	"  id INTEGER PRIMARY KEY,"
+	"  email TEXT NOT NULL COLLATE NOCASE UNIQUE,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  role TEXT NOT NULL DEFAULT '',"
+	"  language TEXT NOT NULL DEFAULT 'nl'"
+	"    CHECK (language IN ('nl', 'en')),"
+	"  status TEXT NOT NULL DEFAULT 'pending'"
+	"    CHECK (status IN ('pending', 'active', 'unsubscribed')),"
+	"  delivery TEXT NOT NULL DEFAULT 'on'"
+	"    CHECK (delivery IN ('on', 'bouncing', 'disabled')),"
+	"  digest TEXT NOT NULL DEFAULT 'weekly'"
+	"    CHECK (digest IN ('weekly', 'monthly', 'off')),"
+	"  core INTEGER NOT NULL DEFAULT 0 CHECK (core IN (0, 1)),"
+	"  consent_at INTEGER,"
+	"  consent_channel TEXT,"
+	"  consent_message_id TEXT,"
+	"  consent_text_version TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  member_id INTEGER REFERENCES members(id) ON DELETE CASCADE,"
+	"  kind TEXT NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  message_id TEXT,"
+	"  detail TEXT NOT NULL DEFAULT ''"
+	") STRICT;"
+	"CREATE INDEX events_member ON events(member_id);",
+};
+
+int
+db_latest_version(void)
+{
+	return (int)NELEM(migrations);
+}
+
+static void
+set_err(char *err, struct botu_db *db, const char *what)
+{
+	snprintf(err, BOTU_ERRLEN, "%s: %s", what,
+	    db->h != NULL ? sqlite3_errmsg(db->h) : "out of memory");
+}
+
+int
+db_exec(struct botu_db *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_debug("sql failed: %s", msg != NULL ? msg : "?");
+		sqlite3_free(msg);
+		return BOTU_EDATA;
+	}
+	return BOTU_OK;
+}
+
+static int
+pragma_text(struct botu_db *db, const char *sql, char *out, size_t outlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		str_copy(out, db_col_text(st, 0), outlen);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+db_version(struct botu_db *db)
+{
+	char v[32];
+	long long n;
+
+	if (pragma_text(db, "PRAGMA user_version", v, sizeof(v)) < 0 ||
+	    str_to_int(v, 0, 1000000, &n) < 0)
+		return -1;
+	return (int)n;
+}
+
+static int
+migrate(struct botu_db *db, int target, char *err)
+{
+	int v = db_version(db);
+
+	if (v < 0) {
+		set_err(err, db, "cannot read the schema version");
+		return BOTU_EDATA;
+	}
+	if (v > db_latest_version()) {
+		snprintf(err, BOTU_ERRLEN, "the database has schema version "
+		    "%d, newer than this botu knows (%d); use a newer botu",
+		    v, db_latest_version());
+		return BOTU_EDATA;
+	}
+	for (; v < target; v++) {
+		char pragma[64];
+
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+		    v + 1);
+		/* DDL is transactional: a failed step leaves version v. */
+		if (db_begin(db) != BOTU_OK ||
+		    db_exec(db, migrations[v]) != BOTU_OK ||
+		    db_exec(db, pragma) != BOTU_OK ||
+		    db_commit(db) != BOTU_OK) {
+			char what[64];
+
+			snprintf(what, sizeof(what), "schema upgrade to "
+			    "version %d failed", v + 1);
+			set_err(err, db, what);
+			db_rollback(db);
+			return BOTU_EDATA;
+		}
+		log_debug("database schema upgraded to version %d", v + 1);
+	}
+	return BOTU_OK;
+}
+
+static int
+open_connection(const char *path, int readonly, struct botu_db **out,
+    char *err)
+{
+	struct botu_db *db = xcalloc(1, sizeof(*db));
+	char mode[16];
+	int flags = readonly ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+
+	*out = NULL;
+	db->readonly = readonly;
+	if (sqlite3_open_v2(path, &db->h, flags, NULL) != SQLITE_OK) {
+		snprintf(err, BOTU_ERRLEN, "cannot open database %s: %s",
+		    path, db->h ? sqlite3_errmsg(db->h) : "out of memory");
+		db_close(db);
+		return BOTU_EDATA;
+	}
+	sqlite3_extended_result_codes(db->h, 1);
+	sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+	if (db_exec(db, "PRAGMA foreign_keys = ON;"
+	    "PRAGMA secure_delete = ON;") != BOTU_OK) {
+		set_err(err, db, path);
+		db_close(db);
+		return BOTU_EDATA;
+	}
+	if (!readonly) {
+		/* WAL is persistent, but the pragma reports what we got. */
+		if (pragma_text(db, "PRAGMA journal_mode = WAL", mode,
+		    sizeof(mode)) < 0 || strcmp(mode, "wal") != 0 ||
+		    db_exec(db, "PRAGMA synchronous = FULL") != BOTU_OK) {
+			snprintf(err, BOTU_ERRLEN, "%s: cannot use WAL mode "
+			    "(is it on a network file system?): %s", path,
+			    sqlite3_errmsg(db->h));
+			db_close(db);
+			return BOTU_EDATA;
+		}
+	}
+	*out = db;
+	return BOTU_OK;
+}
+
+int
+db_open(const char *path, enum db_mode mode, struct botu_db **out,
+    char err[BOTU_ERRLEN])
+{
+	struct botu_db *db;
+	int rc, v;
+
+	rc = open_connection(path, mode == DB_READONLY, &db, err);
+	if (rc != BOTU_OK)
+		return rc;
+	if (mode == DB_READONLY) {
+		v = db_version(db);
+		if (v != db_latest_version()) {
+			snprintf(err, BOTU_ERRLEN, "database %s has schema "
+			    "version %d, this botu needs %d", path, v,
+			    db_latest_version());
+			db_close(db);
+			return BOTU_EDATA;
+		}
+	} else if ((rc = migrate(db, db_latest_version(), err)) != BOTU_OK) {
+		db_close(db);
+		return rc;
+	}
+	*out = db;
+	return BOTU_OK;
+}
+
+int
+db_open_at(const char *path, int version, struct botu_db **out,
+    char err[BOTU_ERRLEN])
+{
+	struct botu_db *db;
+	int rc;
+
+	if (version < 0 || version > db_latest_version()) {
+		snprintf(err, BOTU_ERRLEN, "no schema version %d", version);
+		return BOTU_EDATA;
+	}
+	rc = open_connection(path, 0, &db, err);
+	if (rc == BOTU_OK && (rc = migrate(db, version, err)) != BOTU_OK) {
+		db_close(db);
+		return rc;
+	}
+	*out = db;
+	return rc;
+}
+
+void
+db_close(struct botu_db *db)
+{
+	if (db == NULL)
+		return;
+	for (size_t i = 0; i < db->ncache; i++)
+		sqlite3_finalize(db->cache[i].st);
+	if (db->h != NULL && sqlite3_close(db->h) != SQLITE_OK)
+		log_warnx("database close: %s", sqlite3_errmsg(db->h));
+	free(db);
+}
+
+sqlite3_stmt *
+db_stmt(struct botu_db *db, const char *sql)
+{
+	struct stmt_slot *slot;
+	size_t i;
+
+	for (i = 0; i < db->ncache; i++)
+		if (db->cache[i].sql == sql) {
+			sqlite3_reset(db->cache[i].st);
+			sqlite3_clear_bindings(db->cache[i].st);
+			return db->cache[i].st;
+		}
+	if (db->ncache == STMT_CACHE)
+		fatalx("db_stmt: more than %d statements", STMT_CACHE);
+	slot = &db->cache[db->ncache];
+	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    &slot->st, NULL) != SQLITE_OK)
+		fatalx("db_stmt: %s: %s", sqlite3_errmsg(db->h), sql);
+	slot->sql = sql;
+	db->ncache++;
+	return slot->st;
+}
+
+int
+db_exec_stmt(struct botu_db *db, sqlite3_stmt *st)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_debug("sql failed: %s", sqlite3_errmsg(db->h));
+		return BOTU_EDATA;
+	}
+	return BOTU_OK;
+}
+
+int
+db_begin(struct botu_db *db)
+{
+	return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+int
+db_commit(struct botu_db *db)
+{
+	return db_exec(db, "COMMIT");
+}
+
+void
+db_rollback(struct botu_db *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		(void)db_exec(db, "ROLLBACK");
+}
+
+const char *
+db_errmsg(struct botu_db *db)
+{
+	return sqlite3_errmsg(db->h);
+}
+
+sqlite3 *
+db_sqlite(struct botu_db *db)
+{
+	return db->h;
+}
+
+int64_t
+db_last_id(struct botu_db *db)
+{
+	return sqlite3_last_insert_rowid(db->h);
+}
+
+int
+db_changes(struct botu_db *db)
+{
+	return sqlite3_changes(db->h);
+}
+
+int
+db_event(struct botu_db *db, int64_t member_id, const char *kind,
+    const char *actor, const char *message_id, const char *detail)
+{
+	sqlite3_stmt *st = db_stmt(db,
+	    "INSERT INTO events (at, member_id, kind, actor, message_id, "
+	    "detail) VALUES (?, ?, ?, ?, ?, ?)");
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	if (member_id > 0)
+		sqlite3_bind_int64(st, 2, member_id);
+	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, actor, -1, SQLITE_STATIC);
+	if (message_id != NULL)
+		sqlite3_bind_text(st, 5, message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, detail != NULL ? detail : "", -1,
+	    SQLITE_STATIC);
+	return db_exec_stmt(db, st);
+}
+
+const char *
+db_col_text(sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	return s != NULL ? (const char *)s : "";
+}
