@@ -99,7 +99,8 @@ static const struct conf_key keys[] = {
 	    "how often to look for new mail without IDLE"),
 
 	SERVER_KEYS("smtp", smtp, "0: 465 for tls, 587 for starttls",
-	    "starttls", "starttls (port 587), tls (465), or none (loopback only)"),
+	    "starttls",
+	    "starttls (port 587), tls (465), or none (loopback only)"),
 	INT("smtp", "connections", smtp.connections, "1", 1, 16,
 	    "SMTP connections used in parallel"),
 	INT("smtp", "max_per_minute", smtp.max_per_minute, "0", 0, 1000000,
@@ -250,13 +251,13 @@ struct reader {
 	const char	*file;
 	const char	*dir;
 	int		 line;
-	int		 too_long;	/* line number of an over-long line */
+	int		 too_long;	/* line of an over-long line */
 	char		*linebuf;
 	size_t		 linecap;
 	struct botu_conf *conf;
 	int		 err_line;
 	char		 err[BOTU_ERRLEN];
-	int		 seen[NELEM(keys)];	/* line each key was set on */
+	int		 seen[NELEM(keys)];	/* line each key is on */
 };
 
 /* inih reader: hands over whole lines only and refuses long ones. */

@@ -12,7 +12,7 @@
 #include "botu/db.h"
 
 struct cli {
-	const char	 *conf_file;	/* -c, $BOTU_CONF or the default */
+	const char	 *conf_file;	/* -c, $BOTU_CONF or default */
 	struct botu_conf *conf;		/* loaded on first use */
 	struct botu_db	 *db;		/* opened on first use */
 };

@@ -21,8 +21,8 @@ enum conf_type {
 	CONF_INT,	/* decimal integer in [min, max] */
 	CONF_BOOL,	/* yes|no (also true|false, on|off, 1|0) */
 	CONF_ENUM,	/* one of choices[]; stored as its index */
-	CONF_LIST,	/* comma-separated; stored as a NULL-terminated char ** */
-	CONF_PATH,	/* a file name, relative to the configuration's folder */
+	CONF_LIST,	/* comma-separated; a NULL-terminated char ** */
+	CONF_PATH,	/* a file name, relative to the config's folder */
 };
 
 struct conf_key {
@@ -30,12 +30,13 @@ struct conf_key {
 	const char	 *name;
 	enum conf_type	  type;
 	size_t		  offset;	/* into struct botu_conf */
-	const char	 *def;		/* default as written in the file */
+	const char	 *def;		/* default, as in the file */
 	long long	  min, max;	/* CONF_INT */
 	const char *const *choices;	/* CONF_ENUM, NULL-terminated */
 	/* Extra check of a non-empty value; fills err and returns -1. */
-	int		(*check)(const char *value, char *err, size_t errlen);
-	const char	 *doc;		/* one line for the example and the man page */
+	int		(*check)(const char *value, char *err,
+			    size_t errlen);
+	const char	 *doc;		/* one line for the docs */
 };
 
 enum conf_language	{ LANG_NL = 0, LANG_EN = 1, LANG_COUNT };
@@ -49,7 +50,7 @@ extern const char *const conf_languages[];
 
 struct conf_server {
 	char	 *host;
-	int	  port;		/* 0 in the file: the standard port for security */
+	int	  port;		/* 0: standard port for security */
 	int	  security;	/* enum conf_security */
 	char	 *username;
 	int	  auth;		/* enum conf_auth */
@@ -59,7 +60,7 @@ struct conf_server {
 };
 
 struct botu_conf {
-	char	 *file;		/* as given; NULL for built-in defaults */
+	char	 *file;		/* as given; NULL: defaults */
 
 	struct {
 		char	 *address;

@@ -15,8 +15,8 @@ enum botu_status {
 	BOTU_EPERM = -2,	/* give up on this item for good */
 	BOTU_ECONN = -3,	/* drop the connection and reconnect */
 	BOTU_EPOISON = -4,	/* set this message aside */
-	BOTU_ECONFIG = -5,	/* fix the configuration; retrying won't help */
-	BOTU_EDATA = -6,	/* the input or the store is not what it should be */
+	BOTU_ECONFIG = -5,	/* fix the configuration; retrying won't */
+	BOTU_EDATA = -6,	/* the input or the store is not as it should */
 };
 
 #endif

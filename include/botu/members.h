@@ -32,7 +32,7 @@ struct member {
 	int64_t	 consent_at;		/* 0: none recorded */
 	char	*consent_channel;	/* how consent was given */
 	char	*consent_message_id;
-	char	*consent_text_version;	/* which notice the member saw */
+	char	*consent_text_version;	/* the notice they saw */
 	int64_t	 created_at;
 	int64_t	 updated_at;
 };
@@ -64,8 +64,8 @@ int	members_add(struct botu_db *, struct member *m, const char *actor,
  * Ends a membership: status unsubscribed, the row kept (consent history).
  * BOTU_EPERM with err set when there is no such member or they already left.
  */
-int	members_remove(struct botu_db *, const char *email, const char *actor,
-	    const char *message_id, char err[BOTU_ERRLEN]);
+int	members_remove(struct botu_db *, const char *email,
+	    const char *actor, const char *message_id, char err[BOTU_ERRLEN]);
 
 /* Counts per status, for status screens. */
 int	members_count(struct botu_db *, const char *status, int64_t *out);

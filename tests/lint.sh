@@ -1,0 +1,45 @@
+#!/bin/sh
+# House style (STYLE.md §16), checked on every `make check`:
+# banned functions, lines of at most 80 columns (tabs count 8), no typedef'd
+# structs, no "#if 0", and no assignment inside an if condition.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+files=$(ls src/*.c include/botu/*.h tests/unit/*.c tests/unit/*.h \
+    2>/dev/null)
+status=0
+
+complain() {
+	echo "lint: $*" >&2
+	status=1
+}
+
+# Unbounded or stateful string functions: use snprintf, str_copy, buf_*,
+# strtok_r, str_to_int instead.
+banned='\b(sprintf|vsprintf|strcpy|strcat|strncpy|strncat|strtok|atoi|atol|gets|tmpnam|mktemp)[[:space:]]*\('
+out=$(grep -nE "$banned" $files)
+[ -n "$out" ] && complain "banned function:
+$out"
+
+out=$(grep -nE '^[[:space:]]*typedef[[:space:]]+struct' $files)
+[ -n "$out" ] && complain "typedef'd struct (write struct name):
+$out"
+
+out=$(grep -nE '^[[:space:]]*#[[:space:]]*if[[:space:]]+0' $files)
+[ -n "$out" ] && complain "#if 0 block (delete dead code):
+$out"
+
+# "if (x = f())" but not ==, !=, <=, >=.
+out=$(grep -nE '\bif[[:space:]]*\(([^()=!<>]|\([^()]*\))*[^=!<>]=[^=]' \
+    $files | grep -vE '"[^"]*=[^"]*"')
+[ -n "$out" ] && complain "assignment inside if:
+$out"
+
+out=$(awk '{ line = $0; gsub(/\t/, "        ", line);
+	if (length(line) > 80) printf "%s:%d: %d columns\n", FILENAME, FNR,
+	    length(line) }' $files)
+[ -n "$out" ] && complain "line longer than 80 columns:
+$out"
+
+[ $status -eq 0 ] && echo "lint: ok"
+exit $status
