@@ -27,7 +27,8 @@ cli_exit_code(int status)
 	case BOTU_OK:		return EX_OK;
 	case BOTU_ETEMP:	return EX_TEMPFAIL;
 	case BOTU_ECONN:	return EX_UNAVAILABLE;
-	case BOTU_ECONFIG:	return EX_CONFIG;
+	case BOTU_ECONFIG:
+	case BOTU_EAUTH:	return EX_CONFIG;
 	case BOTU_EPERM:
 	case BOTU_EDATA:
 	case BOTU_EPOISON:	return EX_DATAERR;

@@ -17,6 +17,7 @@ enum botu_status {
 	BOTU_EPOISON = -4,	/* set this message aside */
 	BOTU_ECONFIG = -5,	/* fix the configuration; retrying won't */
 	BOTU_EDATA = -6,	/* the input or the store is not as it should */
+	BOTU_EAUTH = -7,	/* the server refused our login: wait long */
 };
 
 #endif
