@@ -31,13 +31,18 @@ LDLIBS	 = $(LIBETPAN) $(shell pkg-config --libs $(PKGS)) -lpthread
 
 # One source per line; everything but main.c goes into the library that the
 # tests link too.
-SRCS	 = src/cli.c
+SRCS	 = src/addr.c
+SRCS	+= src/cli.c
 SRCS	+= src/cmd_check.c
 SRCS	+= src/cmd_members.c
+SRCS	+= src/cmd_outbox.c
 SRCS	+= src/config.c
 SRCS	+= src/db.c
+SRCS	+= src/deliver.c
 SRCS	+= src/log.c
+SRCS	+= src/mailout.c
 SRCS	+= src/members.c
+SRCS	+= src/outbox.c
 SRCS	+= src/util.c
 
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)

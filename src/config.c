@@ -565,6 +565,14 @@ conf_finish(struct reader *r, char *err)
 		fail_at(err, r->file, 0, "[list] address is required");
 		return -1;
 	}
+	/* Token addresses (local+afmelden-<26 characters>) must fit in
+	 * the 64 octets RFC 5321 allows a local part. */
+	if (strrchr(c->list.address, '@') - c->list.address > 28) {
+		fail_at(err, r->file, key_line(r, "list", "address"),
+		    "the part before the @ of address may be at most 28 "
+		    "characters, so that botu's reply addresses fit");
+		return -1;
+	}
 	if (c->list.id[0] == '\0') {
 		char *at = strrchr(c->list.address, '@');
 

@@ -60,6 +60,41 @@ static const char *const migrations[] = {
 	"  detail TEXT NOT NULL DEFAULT ''"
 	") STRICT;"
 	"CREATE INDEX events_member ON events(member_id);",
+
+	/*
+	 * 2: the outbox; small daemon state (pauses, last login) as keys;
+	 * each member's unsubscribe token, valid as long as the membership
+	 */
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  created_at INTEGER NOT NULL,"
+	"  kind TEXT NOT NULL,"
+	"  member_id INTEGER REFERENCES members(id) ON DELETE CASCADE,"
+	"  rcpt TEXT NOT NULL COLLATE NOCASE,"
+	"  envelope_from TEXT NOT NULL,"
+	"  message_id TEXT NOT NULL UNIQUE,"
+	"  body BLOB,"
+	"  status TEXT NOT NULL DEFAULT 'queued' CHECK (status IN"
+	"    ('queued', 'sent', 'failed', 'expired', 'dropped')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_try INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  ordered INTEGER NOT NULL DEFAULT 0,"
+	"  last_code INTEGER,"
+	"  last_error TEXT,"
+	"  sent_at INTEGER,"
+	"  cause TEXT"
+	") STRICT;"
+	"CREATE INDEX outbox_due ON outbox(status, next_try);"
+	"CREATE INDEX outbox_rcpt ON outbox(rcpt, id);"
+	"CREATE INDEX outbox_sent ON outbox(sent_at);"
+	"CREATE TABLE state ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	"ALTER TABLE members ADD COLUMN unsub_token TEXT;"
+	"CREATE UNIQUE INDEX members_unsub ON members(unsub_token);",
 };
 
 int
@@ -361,4 +396,40 @@ db_col_text(sqlite3_stmt *st, int col)
 	const unsigned char *s = sqlite3_column_text(st, col);
 
 	return s != NULL ? (const char *)s : "";
+}
+
+int
+db_state_get(struct botu_db *db, const char *key, char **value)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT value FROM state WHERE key = ?");
+	int rc;
+
+	*value = NULL;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*value = xstrdup(db_col_text(st, 0));
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : BOTU_EDATA;
+}
+
+int
+db_state_set(struct botu_db *db, const char *key, const char *value)
+{
+	sqlite3_stmt *st;
+
+	if (value == NULL) {
+		st = db_stmt(db, "DELETE FROM state WHERE key = ?");
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		return db_exec_stmt(db, st);
+	}
+	st = db_stmt(db, "INSERT INTO state (key, value, updated_at) "
+	    "VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET "
+	    "value = ?2, updated_at = ?3");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	return db_exec_stmt(db, st);
 }

@@ -42,5 +42,6 @@ int	cli_getopt(int argc, char **argv, const char *shortopts,
 
 int	cmd_members(struct cli *, int argc, char **argv);
 int	cmd_check(struct cli *, int argc, char **argv);
+int	cmd_outbox(struct cli *, int argc, char **argv);
 
 #endif

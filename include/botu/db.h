@@ -66,6 +66,14 @@ int	 db_changes(struct botu_db *);
 int	db_event(struct botu_db *, int64_t member_id, const char *kind,
 	    const char *actor, const char *message_id, const char *detail);
 
+/*
+ * Small named values of the daemon (a pause of the outbox, the last good
+ * login). db_state_get: 1 and *value (owned) when set, 0 when not;
+ * db_state_set with value NULL removes the key.
+ */
+int	db_state_get(struct botu_db *, const char *key, char **value);
+int	db_state_set(struct botu_db *, const char *key, const char *value);
+
 /* Text of a column, "" for NULL (borrowed until the next step/reset). */
 const char *db_col_text(sqlite3_stmt *, int col);
 

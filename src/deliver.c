@@ -1,0 +1,448 @@
+/* deliver.c - see deliver.h */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "botu/deliver.h"
+#include "botu/log.h"
+#include "botu/outbox.h"
+#include "botu/smtp.h"
+#include "botu/util.h"
+
+#define BATCH 256		/* rows taken per pass */
+#define COMMIT_EVERY 64		/* results recorded per transaction */
+#define SLOW_DOWN 60		/* seconds to hold after "slow down" */
+#define PAUSE_MAX (6 * 3600)
+
+#define KEY_UNTIL "outbox.paused_until"
+#define KEY_REASON "outbox.pause_reason"
+#define KEY_TRIPS "outbox.pause_trips"
+
+struct job {
+	struct outbox_row	row;
+	struct smtp_result	res;
+};
+
+struct deliver {
+	const struct botu_conf	*conf;
+	struct botu_db		*db;
+
+	int			 nthreads;
+	pthread_t		*threads;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 work_cv;
+	pthread_cond_t		 done_cv;
+	struct job		**queue;	/* waiting to be sent */
+	size_t			 qlen;
+	struct job		**done;		/* answered */
+	size_t			 ndone;
+	int			 stop;
+
+	int64_t			 next_slot_ms;	/* max_per_minute pacing */
+	time_t			 slow_until;
+
+	/* A run of identical 5xx replies, held back until it is judged. */
+	struct job		*run[DELIVER_SAME_5XX];
+	int			 nrun;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *
+worker(void *arg)
+{
+	struct deliver *d = arg;
+	struct smtp_conn *conn = smtp_conn_new(d->conf);
+	struct job *job;
+
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		while (!d->stop && d->qlen == 0)
+			pthread_cond_wait(&d->work_cv, &d->mu);
+		if (d->stop)
+			break;
+		job = d->queue[--d->qlen];
+		pthread_mutex_unlock(&d->mu);
+
+		smtp_send(conn, job->row.envelope_from, job->row.rcpt,
+		    job->row.data, job->row.len, &job->res);
+
+		pthread_mutex_lock(&d->mu);
+		d->done[d->ndone++] = job;
+		pthread_cond_signal(&d->done_cv);
+	}
+	pthread_mutex_unlock(&d->mu);
+	smtp_conn_free(conn);
+	return NULL;
+}
+
+int
+deliver_new(const struct botu_conf *conf, const char *db_path,
+    struct deliver **out, char err[BOTU_ERRLEN])
+{
+	struct deliver *d = xcalloc(1, sizeof(*d));
+	int rc;
+
+	*out = NULL;
+	rc = db_open(db_path, DB_READWRITE, &d->db, err);
+	if (rc != BOTU_OK) {
+		free(d);
+		return rc;
+	}
+	d->conf = conf;
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->work_cv, NULL);
+	pthread_cond_init(&d->done_cv, NULL);
+	d->queue = xcalloc(BATCH, sizeof(*d->queue));
+	d->done = xcalloc(BATCH, sizeof(*d->done));
+	*out = d;
+	return BOTU_OK;
+}
+
+/* Threads start with the first mail, so commands that send none have none. */
+static void
+start_threads(struct deliver *d)
+{
+	if (d->threads != NULL)
+		return;
+	d->nthreads = d->conf->smtp.connections;
+	d->threads = xcalloc((size_t)d->nthreads, sizeof(*d->threads));
+	for (int i = 0; i < d->nthreads; i++)
+		if (pthread_create(&d->threads[i], NULL, worker, d) != 0)
+			fatal("pthread_create");
+}
+
+void
+deliver_free(struct deliver *d)
+{
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->mu);
+	d->stop = 1;
+	pthread_cond_broadcast(&d->work_cv);
+	pthread_mutex_unlock(&d->mu);
+	for (int i = 0; i < d->nthreads; i++)
+		pthread_join(d->threads[i], NULL);
+	free(d->threads);
+	free(d->queue);
+	free(d->done);
+	pthread_mutex_destroy(&d->mu);
+	pthread_cond_destroy(&d->work_cv);
+	pthread_cond_destroy(&d->done_cv);
+	db_close(d->db);
+	free(d);
+}
+
+static time_t
+state_time(struct botu_db *db, const char *key)
+{
+	char *v = NULL;
+	long long t = 0;
+
+	if (db_state_get(db, key, &v) == 1)
+		(void)str_to_int(v, 0, (long long)1 << 40, &t);
+	free(v);
+	return (time_t)t;
+}
+
+int
+deliver_paused(struct botu_db *db, char reason[BOTU_ERRLEN], time_t *until)
+{
+	time_t t = state_time(db, KEY_UNTIL);
+	char *v = NULL;
+
+	if (until != NULL)
+		*until = t;
+	if (t == 0)
+		return 0;
+	if (reason != NULL) {
+		db_state_get(db, KEY_REASON, &v);
+		str_copy(reason, v != NULL ? v : "", BOTU_ERRLEN);
+		free(v);
+	}
+	return 1;
+}
+
+int
+deliver_resume(struct botu_db *db)
+{
+	if (db_state_set(db, KEY_UNTIL, NULL) != BOTU_OK ||
+	    db_state_set(db, KEY_REASON, NULL) != BOTU_OK ||
+	    db_state_set(db, KEY_TRIPS, NULL) != BOTU_OK)
+		return BOTU_EDATA;
+	return BOTU_OK;
+}
+
+/* Opens the breaker: nothing goes out until the pause ends. */
+static void
+trip(struct deliver *d, const char *why)
+{
+	time_t now = time(NULL), pause = DELIVER_PAUSE_FIRST;
+	int trips = (int)state_time(d->db, KEY_TRIPS);
+	char num[32];
+
+	for (int i = 0; i < trips && pause < PAUSE_MAX; i++)
+		pause *= 2;
+	if (pause > PAUSE_MAX)
+		pause = PAUSE_MAX;
+	snprintf(num, sizeof(num), "%lld", (long long)(now + pause));
+	db_state_set(d->db, KEY_UNTIL, num);
+	db_state_set(d->db, KEY_REASON, why);
+	snprintf(num, sizeof(num), "%d", trips + 1);
+	db_state_set(d->db, KEY_TRIPS, num);
+	log_warnx("sending paused for %lld minutes: %s", (long long)pause / 60,
+	    why);
+}
+
+static void
+free_job(struct job *job)
+{
+	outbox_row_clear(&job->row);
+	free(job);
+}
+
+/* A 5xx that names the recipient is about the recipient. */
+static int
+names_rcpt(const struct job *job)
+{
+	return strcasestr(job->res.text, job->row.rcpt) != NULL;
+}
+
+static void
+record_run(struct deliver *d, struct deliver_report *r, int about_us)
+{
+	time_t now = time(NULL);
+
+	for (int i = 0; i < d->nrun; i++) {
+		struct job *job = d->run[i];
+
+		if (about_us)
+			outbox_retry_later(d->db, job->row.id, now,
+			    job->res.code, job->res.text, 0);
+		else {
+			outbox_failed(d->db, job->row.id, now, job->res.code,
+			    job->res.text);
+			r->failed++;
+		}
+		free_job(job);
+	}
+	d->nrun = 0;
+}
+
+static void
+record_perm(struct deliver *d, struct deliver_report *r, struct job *job)
+{
+	struct job *first = d->nrun > 0 ? d->run[0] : NULL;
+	char why[BOTU_ERRLEN];
+
+	if (names_rcpt(job) || (first != NULL &&
+	    (first->res.code != job->res.code ||
+	    strcmp(first->res.text, job->res.text) != 0)))
+		record_run(d, r, 0);
+	if (names_rcpt(job)) {
+		outbox_failed(d->db, job->row.id, time(NULL), job->res.code,
+		    job->res.text);
+		r->failed++;
+		free_job(job);
+		return;
+	}
+	d->run[d->nrun++] = job;
+	if (d->nrun < DELIVER_SAME_5XX)
+		return;
+	snprintf(why, sizeof(why), "the server refused %d mails in a row "
+	    "with the same reply: %d %s", d->nrun, job->res.code,
+	    job->res.text);
+	trip(d, why);
+	record_run(d, r, 1);
+	r->paused = 1;
+}
+
+static void
+record(struct deliver *d, struct deliver_report *r, struct job *job)
+{
+	time_t now = time(NULL);
+	char why[BOTU_ERRLEN];
+
+	if (job->res.outcome != SMTP_PERM && d->nrun > 0)
+		record_run(d, r, 0);
+	switch (job->res.outcome) {
+	case SMTP_SENT:
+		outbox_sent(d->db, job->row.id, now, job->res.code,
+		    job->res.text);
+		r->sent++;
+		break;
+	case SMTP_TEMP:
+		if (job->res.rate_limited)
+			d->slow_until = now + SLOW_DOWN;
+		outbox_retry_later(d->db, job->row.id, now, job->res.code,
+		    job->res.text, !job->res.rate_limited);
+		r->retried++;
+		break;
+	case SMTP_PERM:
+		record_perm(d, r, job);
+		return;
+	case SMTP_OURS:
+		outbox_retry_later(d->db, job->row.id, now, job->res.code,
+		    job->res.text, 0);
+		if (!r->paused) {
+			snprintf(why, sizeof(why), "%s", job->res.text);
+			trip(d, why);
+		}
+		r->paused = 1;
+		break;
+	}
+	free_job(job);
+}
+
+/* How many mails the limits let go now; sets *next when they hold some. */
+static int
+allowance(struct deliver *d, time_t now, time_t *next)
+{
+	const struct botu_conf *c = d->conf;
+	int64_t sent, ms = now_ms();
+	int n = BATCH;
+
+	if (d->slow_until > now) {
+		*next = d->slow_until;
+		return 0;
+	}
+	if (c->smtp.max_per_day > 0 &&
+	    outbox_sent_since(d->db, now - 86400, &sent) == BOTU_OK) {
+		if (sent >= c->smtp.max_per_day) {
+			*next = now + 600;
+			return 0;
+		}
+		if (c->smtp.max_per_day - sent < n)
+			n = (int)(c->smtp.max_per_day - sent);
+	}
+	if (c->smtp.max_per_minute > 0) {
+		/* Evenly spaced, a little slower than the limit, so that no
+		 * 60-second window the server counts can see more. */
+		int64_t interval = 60000 / c->smtp.max_per_minute + 50;
+
+		if (d->next_slot_ms > ms) {
+			*next = (time_t)((d->next_slot_ms + 999) / 1000);
+			return 0;
+		}
+		if (outbox_sent_since(d->db, now - 60, &sent) == BOTU_OK &&
+		    sent >= c->smtp.max_per_minute) {
+			*next = now + 1;
+			return 0;
+		}
+		d->next_slot_ms = ms + interval;
+		n = 1;
+	}
+	return n;
+}
+
+/* Hands out the rows and records the answers as they come. */
+static void
+run_batch(struct deliver *d, struct outbox_row *rows, size_t n,
+    struct deliver_report *r)
+{
+	size_t answered = 0, pending = 0;
+	int in_txn = 0, uncommitted = 0;
+
+	start_threads(d);
+	pthread_mutex_lock(&d->mu);
+	for (size_t i = n; i-- > 0;) {	/* the queue pops from its end */
+		struct job *job = xcalloc(1, sizeof(*job));
+
+		job->row = rows[i];
+		memset(&rows[i], 0, sizeof(rows[i]));
+		d->queue[d->qlen++] = job;
+	}
+	pthread_cond_broadcast(&d->work_cv);
+	while (answered < n) {
+		while (d->ndone == 0)
+			pthread_cond_wait(&d->done_cv, &d->mu);
+		struct job *job = d->done[--d->ndone];
+		/* After a trip, what has not gone out yet stays queued. */
+		if (r->paused && d->qlen > 0) {
+			pending = d->qlen;
+			while (d->qlen > 0)
+				free_job(d->queue[--d->qlen]);
+		}
+		pthread_mutex_unlock(&d->mu);
+		if (!in_txn)
+			in_txn = db_begin(d->db) == BOTU_OK;
+		record(d, r, job);
+		answered++;
+		if (++uncommitted >= COMMIT_EVERY || answered + pending == n) {
+			if (in_txn && db_commit(d->db) != BOTU_OK) {
+				log_warnx("outbox: cannot record results: %s",
+				    db_errmsg(d->db));
+				db_rollback(d->db);
+			}
+			in_txn = 0;
+			uncommitted = 0;
+		}
+		pthread_mutex_lock(&d->mu);
+		if (answered + pending == n)
+			break;
+	}
+	pthread_mutex_unlock(&d->mu);
+	if (d->nrun > 0 && db_begin(d->db) == BOTU_OK) {
+		record_run(d, r, 0);
+		if (db_commit(d->db) != BOTU_OK)
+			db_rollback(d->db);
+	}
+}
+
+int
+deliver_once(struct deliver *d, struct deliver_report *r, time_t *next)
+{
+	struct outbox_row *rows = NULL;
+	time_t now = time(NULL), until, due;
+	size_t n = 0;
+	int allowed;
+
+	memset(r, 0, sizeof(*r));
+	*next = 0;
+	if (outbox_expire(d->db, now, &r->expired) != BOTU_OK)
+		return BOTU_EDATA;
+	if (deliver_paused(d->db, r->reason, &until)) {
+		if (until > now) {
+			r->paused = 1;
+			*next = until;
+			return BOTU_OK;
+		}
+		/* The pause is over: try again; a new refusal doubles it. */
+		db_state_set(d->db, KEY_UNTIL, NULL);
+		db_state_set(d->db, KEY_REASON, NULL);
+		r->reason[0] = '\0';
+	}
+	allowed = allowance(d, now, next);
+	if (outbox_due(d->db, now, allowed > 0 ? allowed : 1, &rows, &n) !=
+	    BOTU_OK)
+		return BOTU_EDATA;
+	if (allowed == 0) {
+		r->waiting = (int)n;
+		outbox_rows_free(rows, n);
+		return BOTU_OK;
+	}
+	if (n > 0)
+		run_batch(d, rows, n, r);
+	outbox_rows_free(rows, n);
+	if (r->paused) {
+		deliver_paused(d->db, r->reason, next);
+		return BOTU_OK;
+	}
+	if (outbox_next_due(d->db, &due) != BOTU_OK)
+		return BOTU_EDATA;
+	if (due != 0 && (*next == 0 || due < *next))
+		*next = due;
+	if (d->conf->smtp.max_per_minute > 0 && due != 0 &&
+	    d->next_slot_ms / 1000 > *next)
+		*next = (time_t)((d->next_slot_ms + 999) / 1000);
+	return BOTU_OK;
+}

@@ -1,0 +1,104 @@
+/* mailout.c - see mailout.h */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "botu/addr.h"
+#include "botu/mailout.h"
+#include "botu/outbox.h"
+#include "botu/util.h"
+
+static void
+set_plus(struct tmpl_vars *vars, const struct botu_conf *conf,
+    const char *name, const char *detail)
+{
+	char *a = addr_plus(conf, detail);
+
+	tmpl_set(vars, name, a);
+	free(a);
+}
+
+void
+mailout_list_vars(const struct botu_conf *conf, struct tmpl_vars *vars,
+    const char *unsubscribe)
+{
+	tmpl_set(vars, "list_name", conf->list.name[0] != '\0' ?
+	    conf->list.name : conf->list.address);
+	tmpl_set(vars, "list_address", conf->list.address);
+	tmpl_set(vars, "list_id", conf->list.id);
+	set_plus(vars, conf, "help_address", "help");
+	set_plus(vars, conf, "subscribe_address", "aanmelden");
+	set_plus(vars, conf, "ps_address", "ps");
+	set_plus(vars, conf, "update_address", "update");
+	if (unsubscribe != NULL)
+		tmpl_set(vars, "unsubscribe_address", unsubscribe);
+	else
+		set_plus(vars, conf, "unsubscribe_address", "afmelden");
+}
+
+static int
+queue_composed(struct botu_db *db, const struct botu_conf *conf,
+    const struct mailout *m, const struct tmpl_mail *tm, char *err)
+{
+	struct outgoing o = {
+		.to = m->to,
+		.to_name = m->to_name,
+		.subject = tm->subject,
+		.text = tm->text,
+		.html = tm->html,
+		.reply_to = m->reply_to,
+		.in_reply_to = m->in_reply_to,
+		.references = m->references,
+		.unsubscribe = m->unsubscribe,
+		.auto_submitted = m->auto_submitted,
+	};
+	struct outbox_mail om = {
+		.kind = m->kind,
+		.member_id = m->member_id,
+		.rcpt = m->to,
+		.envelope_from = conf->list.address,
+		.expires_at = m->expires_at,
+		.ordered = m->ordered,
+		.cause = m->in_reply_to,
+	};
+	char *mid = compose_message_id(addr_domain(conf));
+	struct buf b;
+	int rc;
+
+	buf_init(&b);
+	rc = compose(conf, &o, mid, time(NULL), &b, err);
+	if (rc == BOTU_OK) {
+		om.message_id = mid;
+		om.data = b.s;
+		om.len = b.len;
+		rc = outbox_add(db, &om, NULL);
+		if (rc != BOTU_OK)
+			snprintf(err, BOTU_ERRLEN, "cannot store the mail: %s",
+			    db_errmsg(db));
+	}
+	buf_free(&b);
+	free(mid);
+	return rc;
+}
+
+int
+mailout_queue(struct botu_db *db, const struct botu_conf *conf,
+    const struct mailout *m, struct tmpl_vars *vars, char err[BOTU_ERRLEN])
+{
+	const char *langs[] = { m->lang, conf_languages[conf->list.language],
+	    "en", NULL };
+	struct tmpl_vars *own = NULL;
+	struct tmpl_mail tm = { 0 };
+	int rc;
+
+	if (vars == NULL)
+		vars = own = tmpl_vars_new();
+	mailout_list_vars(conf, vars, m->unsubscribe);
+	rc = tmpl_mail_render(tmpl_dir(conf->list.templates), langs,
+	    m->template, vars, &tm, err);
+	if (rc == BOTU_OK)
+		rc = queue_composed(db, conf, m, &tm, err);
+	tmpl_mail_clear(&tm);
+	tmpl_vars_free(own);
+	return rc;
+}
