@@ -39,6 +39,7 @@ SRCS	+= src/cmd_outbox.c
 SRCS	+= src/config.c
 SRCS	+= src/db.c
 SRCS	+= src/deliver.c
+SRCS	+= src/intake.c
 SRCS	+= src/log.c
 SRCS	+= src/mailout.c
 SRCS	+= src/members.c

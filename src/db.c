@@ -95,6 +95,39 @@ static const char *const migrations[] = {
 	") STRICT;"
 	"ALTER TABLE members ADD COLUMN unsub_token TEXT;"
 	"CREATE UNIQUE INDEX members_unsub ON members(unsub_token);",
+
+	/*
+	 * 3: intake. Per mailbox the UIDVALIDITY and the last UID looked at;
+	 * per message its attempts (counted before parsing) and its fate:
+	 * new (being handled), done (acted on), left (for the human), poison
+	 * (set aside), skipped (a copy of one handled before, or gone).
+	 */
+	"CREATE TABLE mailbox_state ("
+	"  mailbox TEXT PRIMARY KEY,"
+	"  uidvalidity INTEGER NOT NULL,"
+	"  last_uid INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE inbound ("
+	"  id INTEGER PRIMARY KEY,"
+	"  mailbox TEXT NOT NULL,"
+	"  uidvalidity INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  message_id TEXT,"
+	"  sender TEXT,"
+	"  subject TEXT,"
+	"  first_seen INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  state TEXT NOT NULL DEFAULT 'new' CHECK (state IN"
+	"    ('new', 'done', 'left', 'poison', 'skipped')),"
+	"  intent TEXT,"
+	"  reason TEXT,"
+	"  imap_done INTEGER NOT NULL DEFAULT 0,"
+	"  finished_at INTEGER,"
+	"  UNIQUE (mailbox, uidvalidity, uid)"
+	") STRICT;"
+	"CREATE INDEX inbound_message_id ON inbound(message_id);"
+	"CREATE INDEX inbound_state ON inbound(state, imap_done);",
 };
 
 int
