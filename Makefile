@@ -32,18 +32,23 @@ LDLIBS	 = $(LIBETPAN) $(shell pkg-config --libs $(PKGS)) -lpthread
 # One source per line; everything but main.c goes into the library that the
 # tests link too.
 SRCS	 = src/addr.c
+SRCS	+= src/authres.c
+SRCS	+= src/classify.c
 SRCS	+= src/cli.c
 SRCS	+= src/cmd_check.c
 SRCS	+= src/cmd_members.c
 SRCS	+= src/cmd_outbox.c
 SRCS	+= src/config.c
+SRCS	+= src/confirm.c
 SRCS	+= src/db.c
 SRCS	+= src/deliver.c
+SRCS	+= src/handle.c
 SRCS	+= src/intake.c
 SRCS	+= src/log.c
 SRCS	+= src/mailout.c
 SRCS	+= src/members.c
 SRCS	+= src/outbox.c
+SRCS	+= src/textclean.c
 SRCS	+= src/util.c
 
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)

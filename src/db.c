@@ -128,6 +128,22 @@ static const char *const migrations[] = {
 	") STRICT;"
 	"CREATE INDEX inbound_message_id ON inbound(message_id);"
 	"CREATE INDEX inbound_state ON inbound(state, imap_done);",
+
+	/*
+	 * 4: confirmation codes. A sign-up or a plain "afmelden" gets a code
+	 * that the person proves to have received by replying.
+	 */
+	"CREATE TABLE tokens ("
+	"  token TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('subscribe', 'unsubscribe')),"
+	"  member_id INTEGER NOT NULL REFERENCES members(id)"
+	"    ON DELETE CASCADE,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at INTEGER,"
+	"  message_id TEXT"
+	") STRICT;"
+	"CREATE INDEX tokens_member ON tokens(member_id);",
 };
 
 int

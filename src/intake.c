@@ -376,9 +376,10 @@ static void
 report_decision(struct intake *in, const struct imap_msginfo *mi,
     const struct message *msg, const struct intake_decision *d)
 {
-	fprintf(in->o.report, "UID %u from %s \"%s\": %s: %s; would %s\n",
-	    mi->uid, msg->from.addr, msg->subject, d->intent, d->reason,
-	    d->act ? "handle it and mark it done" : "leave it alone");
+	fprintf(in->o.report, "UID %u from %s \"%s\": %s (%s): would %s, "
+	    "and %s\n", mi->uid, msg->from.addr, msg->subject, d->intent,
+	    d->reason, d->action, d->act ? "mark the mail done" :
+	    "leave the mail as it is");
 }
 
 static int

@@ -5,12 +5,13 @@
 
 #include "botu/log.h"
 #include "botu/members.h"
+#include "botu/token.h"
 #include "botu/util.h"
 
 #define MEMBER_COLUMNS \
 	"id, email, name, role, language, status, delivery, digest, core, " \
 	"consent_at, consent_channel, consent_message_id, " \
-	"consent_text_version, created_at, updated_at"
+	"consent_text_version, created_at, updated_at, unsub_token"
 
 static int
 in_list(const char *s, const char *const *words)
@@ -63,6 +64,7 @@ member_clear(struct member *m)
 	free(m->consent_channel);
 	free(m->consent_message_id);
 	free(m->consent_text_version);
+	free(m->unsub_token);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -90,6 +92,7 @@ member_from_row(sqlite3_stmt *st, struct member *m)
 	m->consent_text_version = col_dup(st, 12);
 	m->created_at = sqlite3_column_int64(st, 13);
 	m->updated_at = sqlite3_column_int64(st, 14);
+	m->unsub_token = col_dup(st, 15);
 }
 
 int
@@ -108,6 +111,78 @@ members_get(struct botu_db *db, const char *email, struct member *out)
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : BOTU_EDATA;
+}
+
+static int
+get_where(struct botu_db *db, sqlite3_stmt *st, struct member *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		member_from_row(st, out);
+	sqlite3_reset(st);
+	(void)db;
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : BOTU_EDATA;
+}
+
+int
+members_get_id(struct botu_db *db, int64_t id, struct member *out)
+{
+	sqlite3_stmt *st = db_stmt(db,
+	    "SELECT " MEMBER_COLUMNS " FROM members WHERE id = ?");
+
+	sqlite3_bind_int64(st, 1, id);
+	return get_where(db, st, out);
+}
+
+int
+members_get_unsub(struct botu_db *db, const char *token, struct member *out)
+{
+	sqlite3_stmt *st = db_stmt(db,
+	    "SELECT " MEMBER_COLUMNS " FROM members WHERE unsub_token = ?");
+
+	sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+	return get_where(db, st, out);
+}
+
+int
+members_set_status(struct botu_db *db, int64_t id, const char *status,
+    const char *kind, const char *actor, const char *message_id,
+    const char *detail)
+{
+	sqlite3_stmt *st = db_stmt(db, "UPDATE members SET status = ?, "
+	    "updated_at = ? WHERE id = ?");
+	int rc;
+
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 3, id);
+	rc = db_exec_stmt(db, st);
+	if (rc == BOTU_OK)
+		rc = db_event(db, id, kind, actor, message_id, detail);
+	return rc;
+}
+
+int
+members_set_consent(struct botu_db *db, int64_t id, const char *channel,
+    const char *message_id, const char *text_version)
+{
+	sqlite3_stmt *st = db_stmt(db, "UPDATE members SET consent_at = ?, "
+	    "consent_channel = ?, consent_message_id = ?, "
+	    "consent_text_version = ?, updated_at = ? WHERE id = ?");
+	time_t now = time(NULL);
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	sqlite3_bind_text(st, 2, channel, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, text_version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 6, id);
+	return db_exec_stmt(db, st);
 }
 
 static void
@@ -154,6 +229,7 @@ readd(struct botu_db *db, struct member *m, const char *actor,
 {
 	struct member old;
 	sqlite3_stmt *st;
+	char *unsub;
 	int rc;
 
 	rc = members_get(db, m->email, &old);
@@ -164,9 +240,11 @@ readd(struct botu_db *db, struct member *m, const char *actor,
 		member_clear(&old);
 		return BOTU_EDATA;
 	}
+	/* A new membership: links in old mail no longer act for it. */
 	st = db_stmt(db, "UPDATE members SET status = ?, consent_at = ?, "
 	    "consent_channel = ?, consent_message_id = ?, "
-	    "consent_text_version = ?, updated_at = ? WHERE id = ?");
+	    "consent_text_version = ?, updated_at = ?, unsub_token = ? "
+	    "WHERE id = ?");
 	sqlite3_bind_text(st, 1, m->status != NULL ? m->status : "pending",
 	    -1, SQLITE_STATIC);
 	if (m->consent_at != 0)
@@ -175,7 +253,10 @@ readd(struct botu_db *db, struct member *m, const char *actor,
 	sqlite3_bind_text(st, 4, m->consent_message_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, m->consent_text_version, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
-	sqlite3_bind_int64(st, 7, old.id);
+	unsub = token_new(128);
+	sqlite3_bind_text(st, 7, unsub, -1, SQLITE_TRANSIENT);
+	free(unsub);
+	sqlite3_bind_int64(st, 8, old.id);
 	m->id = old.id;
 	member_clear(&old);
 	rc = db_exec_stmt(db, st);
@@ -201,8 +282,9 @@ members_add(struct botu_db *db, struct member *m, const char *actor,
 	    "INSERT INTO members (email, name, role, language, status, "
 	    "delivery, digest, core, consent_at, consent_channel, "
 	    "consent_message_id, consent_text_version, created_at, "
-	    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-	    "ON CONFLICT (email) DO NOTHING");
+	    "updated_at, unsub_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING");
+	char *unsub = token_new(128);
 	sqlite3_bind_text(st, 1, m->email, -1, SQLITE_STATIC);
 	bind_or_default(st, 2, m->name, "");
 	bind_or_default(st, 3, m->role, "");
@@ -224,6 +306,8 @@ members_add(struct botu_db *db, struct member *m, const char *actor,
 		    SQLITE_STATIC);
 	sqlite3_bind_int64(st, 13, now);
 	sqlite3_bind_int64(st, 14, now);
+	sqlite3_bind_text(st, 15, unsub, -1, SQLITE_TRANSIENT);
+	free(unsub);
 	if (db_exec_stmt(db, st) != BOTU_OK) {
 		snprintf(err, BOTU_ERRLEN, "cannot add %s: %s", m->email,
 		    db_errmsg(db));

@@ -33,6 +33,7 @@ struct intake_decision {
 	int	act;		/* 1: understood and handled: mark it done */
 	char	intent[32];	/* "subscribe", "automatic", "leave-alone" */
 	char	reason[256];	/* one line: why */
+	char	action[256];	/* what botu does (or would do) */
 };
 
 /*

@@ -35,6 +35,7 @@ struct member {
 	char	*consent_text_version;	/* the notice they saw */
 	int64_t	 created_at;
 	int64_t	 updated_at;
+	char	*unsub_token;		/* List-Unsubscribe token */
 };
 
 void	member_clear(struct member *);
@@ -51,6 +52,11 @@ int	member_valid_language(const char *);
  */
 int	members_get(struct botu_db *, const char *email, struct member *out);
 
+/* The same by row id, and by List-Unsubscribe token. */
+int	members_get_id(struct botu_db *, int64_t id, struct member *out);
+int	members_get_unsub(struct botu_db *, const char *token,
+	    struct member *out);
+
 /*
  * Adds a member from the fields of m that are set (NULL: the default);
  * m->email is required. Someone who left (unsubscribed) is taken back on
@@ -66,6 +72,18 @@ int	members_add(struct botu_db *, struct member *m, const char *actor,
  */
 int	members_remove(struct botu_db *, const char *email,
 	    const char *actor, const char *message_id, char err[BOTU_ERRLEN]);
+
+/*
+ * Changes a member's status (pending, active, unsubscribed) and records
+ * why: kind names the event ("confirm", "unsubscribe"), detail adds to it.
+ */
+int	members_set_status(struct botu_db *, int64_t id, const char *status,
+	    const char *kind, const char *actor, const char *message_id,
+	    const char *detail);
+
+/* Records consent as given now: how, by which mail, after which notice. */
+int	members_set_consent(struct botu_db *, int64_t id, const char *channel,
+	    const char *message_id, const char *text_version);
 
 /* Counts per status, for status screens. */
 int	members_count(struct botu_db *, const char *status, int64_t *out);

@@ -1,0 +1,521 @@
+/* handle.c - see handle.h */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "botu/addr.h"
+#include "botu/authres.h"
+#include "botu/confirm.h"
+#include "botu/dates.h"
+#include "botu/handle.h"
+#include "botu/log.h"
+#include "botu/mailout.h"
+#include "botu/members.h"
+#include "botu/util.h"
+
+/* Everything one decision needs. */
+struct ctx {
+	const struct botu_conf	*conf;
+	struct botu_db		*db;	/* NULL: describe only */
+	const struct message	*msg;
+	struct classification	*c;
+	struct intake_decision	*d;
+	int			 dry;
+	char			*err;
+	struct member		 m;	/* the sender, when known */
+	int			 known;
+};
+
+static void
+decide(struct ctx *x, int act, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* act: 1 when the mail is handled (it will be marked done). */
+static void
+decide(struct ctx *x, int act, const char *reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	x->d->act = act;
+	if (reason != NULL)
+		str_copy(x->d->reason, reason, sizeof(x->d->reason));
+	va_start(ap, fmt);
+	vsnprintf(x->d->action, sizeof(x->d->action), fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+lang_code(const struct ctx *x)
+{
+	return conf_languages[x->c->lang];
+}
+
+/* Answers to this address in the last hour stay under the limit. */
+static int
+may_answer(struct ctx *x, const char *to)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	if (x->db == NULL)
+		return 1;
+	st = db_stmt(x->db, "SELECT count(*) FROM outbox WHERE rcpt = ? AND "
+	    "created_at >= ? AND kind IN ('confirm', 'help', 'already', "
+	    "'confirm-leave')");
+	sqlite3_bind_text(st, 1, to, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL) - 3600);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return n < HANDLE_ANSWERS_PER_HOUR;
+}
+
+/* References for an answer: the mail's own, then its Message-ID. */
+static char *
+references(const struct message *msg)
+{
+	if (msg->message_id[0] == '\0')
+		return xstrdup(msg->references);
+	if (msg->references[0] == '\0')
+		return xstrdup(msg->message_id);
+	return xasprintf("%s %s", msg->references, msg->message_id);
+}
+
+static char *
+unsub_address(const struct botu_conf *conf, const char *token)
+{
+	char *detail, *a;
+
+	if (token == NULL || token[0] == '\0')
+		return addr_plus(conf, "afmelden");
+	detail = xasprintf("afmelden-%s", token);
+	a = addr_plus(conf, detail);
+	free(detail);
+	return a;
+}
+
+/* Queues an answer to the sender of the mail being handled. */
+static int
+answer(struct ctx *x, const char *to, const char *name, const char *lang,
+    const char *tmpl, const char *kind, const char *reply_to,
+    int64_t member_id, const char *unsub_token, time_t expires,
+    struct tmpl_vars *vars)
+{
+	char *refs = references(x->msg), *unsub = NULL;
+	struct mailout mo = {
+		.to = to,
+		.to_name = name != NULL && name[0] != '\0' ? name : NULL,
+		.lang = lang,
+		.template = tmpl,
+		.kind = kind,
+		.member_id = member_id,
+		.in_reply_to = x->msg->message_id[0] != '\0' ?
+		    x->msg->message_id : NULL,
+		.references = refs[0] != '\0' ? refs : NULL,
+		.reply_to = reply_to,
+		.auto_submitted = COMPOSE_AUTO_REPLIED,
+		.ordered = 1,
+		.expires_at = expires,
+	};
+	int rc;
+
+	if (unsub_token != NULL)
+		mo.unsubscribe = unsub = unsub_address(x->conf, unsub_token);
+	tmpl_set(vars, "name", name != NULL ? name : "");
+	rc = mailout_queue(x->db, x->conf, &mo, vars, x->err);
+	free(refs);
+	free(unsub);
+	return rc;
+}
+
+/* ---- sign-up ---- */
+
+static int
+send_confirmation(struct ctx *x, int64_t member_id, const char *name)
+{
+	time_t expires = time(NULL) + CONFIRM_LIFETIME;
+	struct tmpl_vars *vars = tmpl_vars_new();
+	char *token = NULL, *detail, *reply_to, when[96];
+	int rc;
+
+	rc = confirm_create(x->db, "subscribe", member_id,
+	    x->msg->message_id, expires, &token);
+	if (rc != BOTU_OK) {
+		snprintf(x->err, BOTU_ERRLEN, "cannot store a code: %s",
+		    db_errmsg(x->db));
+		tmpl_vars_free(vars);
+		return rc;
+	}
+	detail = xasprintf("bevestig-%s", token);
+	reply_to = addr_plus(x->conf, detail);
+	date_format(expires, x->conf->list.timezone, lang_code(x), DATE_LONG,
+	    when, sizeof(when));
+	tmpl_set(vars, "token", token);
+	tmpl_set(vars, "expires", when);
+	tmpl_set(vars, "confirm_address", reply_to);
+	tmpl_set(vars, "privacy_version", HANDLE_PRIVACY_VERSION);
+	rc = answer(x, x->msg->from.addr, name, lang_code(x),
+	    "confirm-subscribe", "confirm", reply_to, member_id, NULL, expires,
+	    vars);
+	tmpl_vars_free(vars);
+	free(reply_to);
+	free(detail);
+	free(token);
+	return rc;
+}
+
+static int
+subscribe(struct ctx *x)
+{
+	const char *from = x->msg->from.addr, *name = x->msg->from.name;
+	struct member m = { 0 };
+	int64_t recent = 0;
+	int rc;
+
+	if (x->known && strcmp(x->m.status, "active") == 0) {
+		if (!may_answer(x, from)) {
+			decide(x, 1, NULL, "not answer: %s had enough answers "
+			    "this hour", log_addr(from));
+			return BOTU_OK;
+		}
+		decide(x, 1, NULL, "tell %s they are a member already",
+		    log_addr(from));
+		if (x->dry)
+			return BOTU_OK;
+		struct tmpl_vars *vars = tmpl_vars_new();
+		rc = answer(x, x->m.email, x->m.name, x->m.language,
+		    "already-member", "already", NULL, x->m.id,
+		    x->m.unsub_token, 0, vars);
+		tmpl_vars_free(vars);
+		return rc;
+	}
+	if (!may_answer(x, from)) {
+		decide(x, 1, NULL, "not answer: %s had enough answers this "
+		    "hour", log_addr(from));
+		return BOTU_OK;
+	}
+	if (x->db != NULL && confirm_count_since(x->db, time(NULL) - 3600,
+	    &recent) == BOTU_OK && recent >= HANDLE_CONFIRMS_PER_HOUR) {
+		log_warnx("more than %d sign-ups in an hour: leaving the rest "
+		    "for a person", HANDLE_CONFIRMS_PER_HOUR);
+		decide(x, 0, "too many sign-ups this hour (a forged wave?)",
+		    "leave it for a person");
+		return BOTU_OK;
+	}
+	decide(x, 1, NULL, "ask %s to confirm by replying (double opt-in)",
+	    log_addr(from));
+	if (x->dry)
+		return BOTU_OK;
+	if (x->known && strcmp(x->m.status, "pending") == 0)
+		return send_confirmation(x, x->m.id, name);
+	m.email = (char *)from;
+	m.name = (char *)name;
+	m.language = (char *)lang_code(x);
+	m.status = "pending";
+	rc = members_add(x->db, &m, "mail", x->msg->message_id, x->err);
+	if (rc == BOTU_OK)
+		rc = send_confirmation(x, m.id, name);
+	return rc;
+}
+
+/* ---- confirmation ---- */
+
+static int
+welcome(struct ctx *x, const struct member *m)
+{
+	struct tmpl_vars *vars = tmpl_vars_new();
+	int rc;
+
+	rc = answer(x, m->email, m->name, m->language, "welcome", "welcome",
+	    NULL, m->id, m->unsub_token, 0, vars);
+	tmpl_vars_free(vars);
+	return rc;
+}
+
+static int
+apply_confirm(struct ctx *x, const struct confirm_code *code,
+    struct member *m)
+{
+	char channel[64];
+	int rc;
+
+	if (strcmp(code->kind, "unsubscribe") == 0) {
+		decide(x, 1, NULL, "end the membership of %s (confirmed)",
+		    log_addr(m->email));
+		if (x->dry)
+			return BOTU_OK;
+		rc = members_set_status(x->db, m->id, "unsubscribed",
+		    "unsubscribe", "mail", x->msg->message_id,
+		    "confirmed by reply");
+		return rc == BOTU_OK ? confirm_use(x->db, x->c->token) : rc;
+	}
+	decide(x, 1, NULL, "make %s a member and send a welcome",
+	    log_addr(m->email));
+	if (x->dry)
+		return BOTU_OK;
+	snprintf(channel, sizeof(channel), "e-mail reply to a confirmation "
+	    "request");
+	rc = members_set_status(x->db, m->id, "active", "confirm", "mail",
+	    x->msg->message_id, "double opt-in");
+	if (rc == BOTU_OK)
+		rc = members_set_consent(x->db, m->id, channel,
+		    x->msg->message_id, HANDLE_PRIVACY_VERSION);
+	if (rc == BOTU_OK)
+		rc = confirm_use(x->db, x->c->token);
+	if (rc == BOTU_OK)
+		rc = welcome(x, m);
+	return rc;
+}
+
+static int
+confirm(struct ctx *x)
+{
+	struct confirm_code code;
+	struct member m;
+	int rc;
+
+	if (x->db == NULL) {
+		decide(x, 1, NULL, "confirm what the code %s was sent for, "
+		    "if it is valid", x->c->token);
+		return BOTU_OK;
+	}
+	rc = confirm_lookup(x->db, x->c->token, &code);
+	if (rc < 0)
+		return BOTU_ETEMP;
+	if (rc == 0) {
+		decide(x, 0, "no such confirmation code",
+		    "leave it for a person");
+		return BOTU_OK;
+	}
+	if (code.used_at != 0) {
+		decide(x, 1, "this code was used before", "do nothing more");
+		return BOTU_OK;
+	}
+	if (code.expires_at <= time(NULL)) {
+		decide(x, 0, "the confirmation code has expired",
+		    "leave it for a person");
+		return BOTU_OK;
+	}
+	if (members_get_id(x->db, code.member_id, &m) != 1) {
+		decide(x, 0, "the code belongs to no member any more",
+		    "leave it for a person");
+		return BOTU_OK;
+	}
+	if (strcmp(code.kind, "subscribe") == 0 &&
+	    strcmp(m.status, "active") == 0) {
+		decide(x, 1, "already a member", "do nothing more");
+		rc = x->dry ? BOTU_OK : confirm_use(x->db, x->c->token);
+	} else
+		rc = apply_confirm(x, &code, &m);
+	member_clear(&m);
+	return rc;
+}
+
+/* ---- leaving ---- */
+
+static int
+leave_by_token(struct ctx *x)
+{
+	struct member m;
+	int rc;
+
+	if (x->db == NULL) {
+		decide(x, 1, NULL, "end the membership with this unsubscribe "
+		    "code at once, without a goodbye mail");
+		return BOTU_OK;
+	}
+	rc = members_get_unsub(x->db, x->c->token, &m);
+	if (rc < 0)
+		return BOTU_ETEMP;
+	if (rc == 0) {
+		decide(x, 0, "no member has this unsubscribe code",
+		    "leave it for a person");
+		return BOTU_OK;
+	}
+	if (strcmp(m.status, "unsubscribed") == 0) {
+		decide(x, 1, "left before", "do nothing more");
+		rc = BOTU_OK;
+	} else {
+		decide(x, 1, NULL, "end the membership of %s at once, "
+		    "without a goodbye mail", log_addr(m.email));
+		rc = x->dry ? BOTU_OK : members_set_status(x->db, m.id,
+		    "unsubscribed", "unsubscribe", "mail", x->msg->message_id,
+		    "List-Unsubscribe");
+	}
+	member_clear(&m);
+	return rc;
+}
+
+static int
+ask_to_confirm_leaving(struct ctx *x)
+{
+	time_t expires = time(NULL) + CONFIRM_LIFETIME;
+	struct tmpl_vars *vars;
+	char *token = NULL, *detail, *reply_to;
+	int rc;
+
+	rc = confirm_create(x->db, "unsubscribe", x->m.id, x->msg->message_id,
+	    expires, &token);
+	if (rc != BOTU_OK)
+		return rc;
+	detail = xasprintf("bevestig-%s", token);
+	reply_to = addr_plus(x->conf, detail);
+	vars = tmpl_vars_new();
+	tmpl_set(vars, "token", token);
+	tmpl_set(vars, "confirm_address", reply_to);
+	rc = answer(x, x->m.email, x->m.name, lang_code(x),
+	    "confirm-unsubscribe", "confirm-leave", reply_to, x->m.id, NULL,
+	    expires, vars);
+	tmpl_vars_free(vars);
+	free(reply_to);
+	free(detail);
+	free(token);
+	return rc;
+}
+
+static int
+unsubscribe(struct ctx *x)
+{
+	if (x->c->channel == CHANNEL_TOKEN_ADDRESS)
+		return leave_by_token(x);
+	if (x->db != NULL && (!x->known ||
+	    strcmp(x->m.status, "unsubscribed") == 0)) {
+		decide(x, 0, "the sender is not a member (perhaps under "
+		    "another address)", "leave it for a person");
+		return BOTU_OK;
+	}
+	if (authres_dmarc_pass(x->msg, x->conf->list.authserv_id)) {
+		decide(x, 1, NULL, "end the membership of %s at once (the "
+		    "sender is verified: DMARC pass)",
+		    log_addr(x->msg->from.addr));
+		return x->dry || x->db == NULL ? BOTU_OK :
+		    members_set_status(x->db, x->m.id, "unsubscribed",
+		    "unsubscribe", "mail", x->msg->message_id, "DMARC pass");
+	}
+	if (!may_answer(x, x->msg->from.addr)) {
+		decide(x, 1, NULL, "not answer: enough answers this hour");
+		return BOTU_OK;
+	}
+	decide(x, 1, NULL, "ask %s to confirm leaving by replying",
+	    log_addr(x->msg->from.addr));
+	return x->dry || x->db == NULL ? BOTU_OK : ask_to_confirm_leaving(x);
+}
+
+/* ---- help ---- */
+
+static int
+help(struct ctx *x)
+{
+	struct tmpl_vars *vars;
+	int rc;
+
+	if (!may_answer(x, x->msg->from.addr)) {
+		decide(x, 1, NULL, "not answer: enough answers this hour");
+		return BOTU_OK;
+	}
+	decide(x, 1, NULL, "send %s the help text in %s",
+	    log_addr(x->msg->from.addr), lang_code(x));
+	if (x->dry || x->db == NULL)
+		return BOTU_OK;
+	vars = tmpl_vars_new();
+	rc = answer(x, x->msg->from.addr, x->msg->from.name, lang_code(x),
+	    "help", "help", NULL, x->known ? x->m.id : 0,
+	    x->known ? x->m.unsub_token : NULL, 0, vars);
+	tmpl_vars_free(vars);
+	return rc;
+}
+
+/* ---- the decision ---- */
+
+static const char *
+later_reason(enum intent i)
+{
+	switch (i) {
+	case INTENT_NOTE:
+	case INTENT_NOTE_QUESTION:
+		return "PS notes are not handled by this version yet";
+	case INTENT_UPDATE:
+		return "updates are not handled by this version yet";
+	case INTENT_RSVP:
+		return "answers to invitations are not handled by this "
+		    "version yet";
+	case INTENT_BOUNCE:
+		return "delivery reports are not handled by this version yet";
+	default:
+		return NULL;
+	}
+}
+
+static int
+dispatch(struct ctx *x)
+{
+	enum intent i = x->c->intent;
+	const char *later = later_reason(i);
+
+	if (i == INTENT_LEAVE_ALONE || i == INTENT_AUTOMATIC || later) {
+		decide(x, 0, later, "leave it for a person%s",
+		    i == INTENT_AUTOMATIC ? " and never answer it" : "");
+		return BOTU_OK;
+	}
+	/* Answers go to From; an address botu cannot write to gets none. */
+	if (!str_is_address(x->msg->from.addr) ||
+	    addr_equal(x->msg->from.addr, x->conf->list.address)) {
+		decide(x, 0, "the From address cannot be answered",
+		    "leave it for a person");
+		return BOTU_OK;
+	}
+	switch (i) {
+	case INTENT_SUBSCRIBE:
+		return subscribe(x);
+	case INTENT_CONFIRM:
+		return confirm(x);
+	case INTENT_UNSUBSCRIBE:
+		return unsubscribe(x);
+	case INTENT_HELP:
+		return help(x);
+	default:
+		decide(x, 0, NULL, "leave it for a person");
+		return BOTU_OK;
+	}
+}
+
+int
+handle_decide(const struct botu_conf *conf, struct botu_db *db,
+    const struct message *msg, int dry_run, struct classification *c,
+    struct intake_decision *d, char err[BOTU_ERRLEN])
+{
+	struct ctx x = { .conf = conf, .db = db, .msg = msg, .c = c, .d = d,
+	    .dry = dry_run, .err = err };
+	struct sender_facts facts = { 0 };
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	if (db != NULL) {
+		rc = members_get(db, msg->from.addr, &x.m);
+		if (rc < 0)
+			return BOTU_ETEMP;
+		x.known = rc == 1;
+		facts.status = x.known ? x.m.status : NULL;
+		facts.language = x.known ? x.m.language : NULL;
+	}
+	classify(conf, msg, x.known ? &facts : NULL, c);
+	str_copy(d->intent, intent_name(c->intent), sizeof(d->intent));
+	str_copy(d->reason, c->rule, sizeof(d->reason));
+	rc = dispatch(&x);
+	member_clear(&x.m);
+	return rc;
+}
+
+int
+handle_message(void *arg, struct botu_db *db, const struct message *msg,
+    int dry_run, struct intake_decision *d, char err[BOTU_ERRLEN])
+{
+	struct classification c;
+	int rc;
+
+	rc = handle_decide(arg, db, msg, dry_run, &c, d, err);
+	classification_clear(&c);
+	return rc;
+}
