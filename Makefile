@@ -40,6 +40,7 @@ SRCS	+= src/cmd_members.c
 SRCS	+= src/cmd_outbox.c
 SRCS	+= src/config.c
 SRCS	+= src/confirm.c
+SRCS	+= src/daemon.c
 SRCS	+= src/db.c
 SRCS	+= src/deliver.c
 SRCS	+= src/handle.c

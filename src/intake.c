@@ -561,6 +561,8 @@ intake_cycle(struct intake *in, int *handled, char err[BOTU_ERRLEN])
 		return rc;
 	rc = list_work(in, &list, &n, err);
 	for (size_t i = 0; i < n && rc == BOTU_OK; i++) {
+		if (in->o.stop != NULL && *in->o.stop)
+			break;
 		rc = handle_one(in, &list[i], err);
 		if (rc == BOTU_OK)
 			(*handled)++;

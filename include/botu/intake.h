@@ -53,6 +53,8 @@ struct intake_options {
 	time_t	 since;		/* 0: none; else take older mail from then */
 	FILE	*report;	/* dry-run lines go here */
 	const char *worker_exe;	/* the botu binary for the parse worker */
+	/* Set (by a signal) to stop after the message being handled. */
+	volatile const int *stop;
 };
 
 struct intake;

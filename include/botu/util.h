@@ -40,6 +40,8 @@ void	 buf_addf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 buf_vaddf(struct buf *, const char *, va_list);
 void	 buf_truncate(struct buf *, size_t);
+/* Appends s as a JSON string literal, quotes included (RFC 8259). */
+void	 buf_add_json(struct buf *, const char *s);
 char	*buf_detach(struct buf *);
 void	 buf_free(struct buf *);
 
