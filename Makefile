@@ -35,9 +35,11 @@ SRCS	 = src/cli.c
 SRCS	+= src/cmd_check.c
 SRCS	+= src/cmd_members.c
 SRCS	+= src/config.c
+SRCS	+= src/dates.c
 SRCS	+= src/db.c
 SRCS	+= src/log.c
 SRCS	+= src/members.c
+SRCS	+= src/template.c
 SRCS	+= src/util.c
 
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)
