@@ -32,7 +32,7 @@ LDLIBS	 = $(LIBETPAN) $(shell pkg-config --libs $(PKGS)) -lpthread
 # One source per line; everything but main.c goes into the library that the
 # tests link too.
 SRCS	 = src/addr.c
-SRCS	+= src/authres.c
+SRCS	 = src/authres.c
 SRCS	+= src/classify.c
 SRCS	+= src/cli.c
 SRCS	+= src/cmd_check.c
@@ -41,6 +41,7 @@ SRCS	+= src/cmd_outbox.c
 SRCS	+= src/config.c
 SRCS	+= src/confirm.c
 SRCS	+= src/daemon.c
+SRCS	+= src/dates.c
 SRCS	+= src/db.c
 SRCS	+= src/deliver.c
 SRCS	+= src/handle.c
@@ -49,6 +50,7 @@ SRCS	+= src/log.c
 SRCS	+= src/mailout.c
 SRCS	+= src/members.c
 SRCS	+= src/outbox.c
+SRCS	+= src/template.c
 SRCS	+= src/textclean.c
 SRCS	+= src/util.c
 

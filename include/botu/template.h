@@ -32,10 +32,13 @@ struct tmpl_vars;
 
 struct tmpl_vars *tmpl_vars_new(void);
 void	tmpl_vars_free(struct tmpl_vars *);	/* accepts NULL */
-/* Sets (or replaces) a string value; the value is copied. */
+/*
+ * Sets (or replaces) a string value; the value is copied. A NULL value is
+ * stored as "" (renders as nothing, and an empty value is false).
+ */
 void	tmpl_set(struct tmpl_vars *, const char *name, const char *value);
-void	tmpl_setf(struct tmpl_vars *, const char *name, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
+void	tmpl_setf(struct tmpl_vars *, const char *name, const char *fmt,
+	    ...) __attribute__((format(printf, 3, 4)));
 /*
  * Appends an item to list name (creating the list) and returns the item's
  * scope, owned by the parent: fill it with tmpl_set().
@@ -56,18 +59,21 @@ int	tmpl_render(const char *text, const struct tmpl_vars *,
 
 /* A rendered mail; every string owned, released by tmpl_mail_clear(). */
 struct tmpl_mail {
-	char	*subject;	/* one line, from the .txt's first line */
-	char	*text;		/* the plain-text body, LF line ends */
+	char	*subject;	/* one line, from the .txt's 1st line */
+	char	*text;		/* plain-text body, LF line ends */
 	char	*html;		/* NULL when there is no .html */
-	char	*lang;		/* the language whose files were used */
+	char	*lang;		/* language whose files were used */
 	char	*name;		/* the name that was found */
 };
 
 /*
  * Finds and renders the mail called name in dir, trying languages in order
- * (a NULL-terminated list; NULL entries and repeats are skipped). A .txt
- * without a "Subject: " first line is an error. BOTU_EDATA when nothing
- * is found or rendering fails, with err naming the files tried.
+ * (a NULL-terminated list, so a NULL ends it: pass "" for an unknown
+ * language; empty entries, entries that are not a plain code such as "nl"
+ * and repeats are skipped). A .txt without a "Subject: " first line, or
+ * whose subject renders empty, is an error; one blank line after the
+ * subject line is not part of the body. BOTU_EDATA when nothing is found
+ * or rendering fails, with err naming the files tried or the file and line.
  */
 int	tmpl_mail_render(const char *dir, const char *const *langs,
 	    const char *name, const struct tmpl_vars *, struct tmpl_mail *out,
