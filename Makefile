@@ -32,7 +32,7 @@ LDLIBS	 = $(LIBETPAN) $(shell pkg-config --libs $(PKGS)) -lpthread
 # One source per line; everything but main.c goes into the library that the
 # tests link too.
 SRCS	 = src/addr.c
-SRCS	 = src/authres.c
+SRCS	+= src/authres.c
 SRCS	+= src/classify.c
 SRCS	+= src/cli.c
 SRCS	+= src/cmd_check.c
