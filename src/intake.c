@@ -232,7 +232,8 @@ settle(struct intake *in, const struct imap_msginfo *mi, const char *state,
 	}
 	if (strcmp(state, "poison") == 0)
 		log_warnx("message UID %u %s set aside, left in the mailbox: "
-		    "%s", mi->uid, mi->message_id ? mi->message_id : "", reason);
+		    "%s", mi->uid, mi->message_id ? mi->message_id : "",
+		    reason);
 	if (db_begin(in->db) != BOTU_OK)
 		return BOTU_ETEMP;
 	rc = finish_row(in, mi->uid, mi->message_id, state, NULL, state,

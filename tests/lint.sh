@@ -1,7 +1,7 @@
 #!/bin/sh
 # House style (STYLE.md §16), checked on every `make check`:
-# banned functions, lines of at most 80 columns (tabs count 8), no typedef'd
-# structs, no "#if 0", and no assignment inside an if condition.
+# banned functions, lines of at most 80 columns (tab stops every 8), no
+# typedef'd structs, no "#if 0", and no assignment inside an if condition.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -35,9 +35,12 @@ out=$(grep -nE '\bif[[:space:]]*\(([^()=!<>]|\([^()]*\))*[^=!<>]=[^=]' \
 [ -n "$out" ] && complain "assignment inside if:
 $out"
 
-out=$(awk '{ line = $0; gsub(/\t/, "        ", line);
-	if (length(line) > 80) printf "%s:%d: %d columns\n", FILENAME, FNR,
-	    length(line) }' $files)
+# Columns as an editor shows them: a tab goes to the next multiple of 8.
+out=$(awk '{ col = 0; n = length($0);
+	for (i = 1; i <= n; i++)
+		col = substr($0, i, 1) == "\t" ? col + 8 - col % 8 : col + 1;
+	if (col > 80) printf "%s:%d: %d columns\n", FILENAME, FNR, col }' \
+    $files)
 [ -n "$out" ] && complain "line longer than 80 columns:
 $out"
 

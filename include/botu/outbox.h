@@ -25,7 +25,8 @@
 #define OUTBOX_DEFAULT_LIFETIME (5 * 24 * 3600)
 
 struct outbox_mail {
-	const char	*kind;		/* confirm, welcome, help, digest, ... */
+	/* confirm, welcome, help, digest, ... */
+	const char	*kind;
 	int64_t		 member_id;	/* 0: not about a member */
 	const char	*rcpt;
 	const char	*envelope_from;	/* the Return-Path to use */
