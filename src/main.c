@@ -20,8 +20,12 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "run", cmd_run, "read the mailbox and send mail (the daemon)" },
+	{ "status", cmd_status, "what the organiser needs to know" },
 	{ "check", cmd_check, "check the configuration and the database" },
+	{ "explain", cmd_explain, "how botu understands one mail, and why" },
 	{ "members", cmd_members, "list, add, remove and export members" },
+	{ "outbox", cmd_outbox, "list, retry, drop or flush outgoing mail" },
 };
 
 static void

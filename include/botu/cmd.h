@@ -43,5 +43,8 @@ int	cli_getopt(int argc, char **argv, const char *shortopts,
 int	cmd_members(struct cli *, int argc, char **argv);
 int	cmd_check(struct cli *, int argc, char **argv);
 int	cmd_outbox(struct cli *, int argc, char **argv);
+int	cmd_run(struct cli *, int argc, char **argv);
+int	cmd_status(struct cli *, int argc, char **argv);
+int	cmd_explain(struct cli *, int argc, char **argv);
 
 #endif

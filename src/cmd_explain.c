@@ -1,0 +1,323 @@
+/* cmd_explain.c - botu explain: how botu understands one mail, and why */
+#include <getopt.h>
+#include <libical/ical.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "botu/addr.h"
+#include "botu/classify.h"
+#include "botu/cmd.h"
+#include "botu/handle.h"
+#include "botu/msgworker.h"
+#include "botu/util.h"
+
+static const char usage_explain[] =
+    "usage: botu [-c FILE] explain [--json] [--list ADDRESS] MESSAGE|-\n"
+    "  Shows how botu reads one mail (a file, or - for standard input)\n"
+    "  and what it would do, changing nothing. With a configuration, what\n"
+    "  the database knows about the sender counts too; without one, the\n"
+    "  list address is ADDRESS, or guessed from the mail's recipients.\n";
+
+/* ---- input ---- */
+
+static int
+read_all(const char *path, struct buf *b)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char chunk[65536];
+	size_t n;
+
+	if (f == NULL)
+		return -1;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		buf_add(b, chunk, n);
+		if (b->len > msgworker_default_limits.max_size + 1)
+			break;
+	}
+	if (f != stdin)
+		fclose(f);
+	return 0;
+}
+
+/* Without a configuration: a recipient with a plus-detail is the list. */
+static char *
+guess_list_address(const struct message *m)
+{
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		const char *a = m->rcpts[i].addr, *plus = strchr(a, '+');
+		const char *at = strrchr(a, '@');
+
+		if (plus != NULL && at != NULL && plus < at)
+			return xasprintf("%.*s%s", (int)(plus - a), a, at);
+	}
+	if (m->nrcpts > 0 && str_is_address(m->rcpts[0].addr))
+		return xstrdup(m->rcpts[0].addr);
+	return xstrdup("list@botu.invalid");
+}
+
+/* ---- reports and invitations ---- */
+
+static const char *
+bounce_class(const char *status)
+{
+	if (status[0] == '4' || strncmp(status, "5.2.2", 5) == 0)
+		return "soft";
+	if (strncmp(status, "5.7.", 4) == 0)
+		return "policy";
+	return "hard";
+}
+
+/* Per-recipient blocks of message/delivery-status (RFC 3464). */
+static void
+json_bounces(struct buf *o, const struct message *m)
+{
+	char *copy = xstrdup(m->dsn != NULL ? m->dsn : ""), *save = NULL;
+	char addr[320] = "", status[32] = "";
+	int first = 1;
+
+	buf_adds(o, ",\"bounces\":[");
+	for (char *l = strtok_r(copy, "\n", &save);; l = strtok_r(NULL, "\n",
+	    &save)) {
+		if (l != NULL && (strncasecmp(l, "Final-Recipient:", 16) == 0 ||
+		    strncasecmp(l, "Original-Recipient:", 19) == 0)) {
+			char *semi = strchr(l, ';');
+
+			if (addr[0] == '\0' && semi != NULL)
+				str_copy(addr, str_trim(semi + 1),
+				    sizeof(addr));
+		} else if (l != NULL && strncasecmp(l, "Status:", 7) == 0)
+			str_copy(status, str_trim(l + 7), sizeof(status));
+		if ((l == NULL || strncasecmp(l, "Final-Recipient:", 16) == 0 ||
+		    strncasecmp(l, "Original-Recipient:", 19) == 0) &&
+		    addr[0] != '\0' && status[0] != '\0') {
+			buf_addf(o, "%s{\"address\":", first ? "" : ",");
+			buf_add_json(o, addr);
+			buf_adds(o, ",\"status\":");
+			buf_add_json(o, status);
+			buf_adds(o, ",\"class\":");
+			buf_add_json(o, bounce_class(status));
+			buf_adds(o, "}");
+			first = 0;
+			addr[0] = status[0] = '\0';
+		}
+		if (l == NULL)
+			break;
+	}
+	buf_adds(o, "]");
+	free(copy);
+}
+
+static void
+json_calendar(struct buf *o, const struct message *m)
+{
+	icalcomponent *cal = icalparser_parse_string(m->calendar);
+	icalcomponent *ev = NULL;
+	icalproperty *p;
+	icalparameter *ps;
+	const char *attendee = "", *partstat = "";
+
+	if (cal != NULL)
+		ev = icalcomponent_get_first_component(cal,
+		    ICAL_VEVENT_COMPONENT);
+	buf_adds(o, ",\"calendar\":{\"method\":");
+	buf_add_json(o, m->calendar_method);
+	if (ev != NULL) {
+		p = icalcomponent_get_first_property(ev,
+		    ICAL_ATTENDEE_PROPERTY);
+		if (p != NULL) {
+			attendee = icalproperty_get_attendee(p);
+			ps = icalproperty_get_first_parameter(p,
+			    ICAL_PARTSTAT_PARAMETER);
+			if (ps != NULL)
+				partstat = icalparameter_enum_to_string(
+				    icalparameter_get_partstat(ps));
+		}
+		buf_adds(o, ",\"uid\":");
+		buf_add_json(o, icalcomponent_get_uid(ev));
+		buf_adds(o, ",\"attendee\":");
+		buf_add_json(o, attendee != NULL ? attendee : "");
+		buf_adds(o, ",\"partstat\":");
+		buf_add_json(o, partstat != NULL ? partstat : "");
+		buf_addf(o, ",\"sequence\":%d", icalcomponent_get_sequence(ev));
+	}
+	buf_adds(o, "}");
+	if (cal != NULL)
+		icalcomponent_free(cal);
+}
+
+/* ---- output ---- */
+
+static const char *
+lang_name(int lang)
+{
+	return conf_languages[lang];
+}
+
+static void
+print_human(const struct message *m, const struct classification *c,
+    const struct intake_decision *d)
+{
+	printf("from:     %s%s%s%s\n", m->from.name, m->from.name[0] ?
+	    " <" : "", m->from.addr, m->from.name[0] ? ">" : "");
+	printf("subject:  %s\n", m->subject);
+	printf("language: %s\n", lang_name(c->lang));
+	printf("intent:   %s\n", intent_name(c->intent));
+	printf("why:      %s\n", d->reason[0] ? d->reason : c->rule);
+	printf("action:   %s; %s\n", d->action, d->act ?
+	    "the mail is marked done" : "the mail stays as it is");
+	printf("text botu read:\n");
+	if (c->own_words[0] == '\0')
+		printf("  (none)\n");
+	for (char *p = c->own_words; p != NULL && *p != '\0';) {
+		char *nl = strchr(p, '\n');
+
+		printf("  | %.*s\n", nl ? (int)(nl - p) : (int)strlen(p), p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+static void
+print_json(const struct message *m, const struct classification *c,
+    const struct intake_decision *d)
+{
+	struct buf o;
+
+	buf_init(&o);
+	buf_adds(&o, "{\"intent\":");
+	buf_add_json(&o, intent_name(c->intent));
+	buf_adds(&o, ",\"language\":");
+	buf_add_json(&o, lang_name(c->lang));
+	buf_adds(&o, ",\"reason\":");
+	buf_add_json(&o, d->reason[0] ? d->reason : c->rule);
+	buf_adds(&o, ",\"rule\":");
+	buf_add_json(&o, c->rule);
+	buf_adds(&o, ",\"sender\":");
+	buf_add_json(&o, m->from.addr);
+	buf_adds(&o, ",\"name\":");
+	buf_add_json(&o, m->from.name);
+	buf_adds(&o, ",\"subject\":");
+	buf_add_json(&o, m->subject);
+	buf_adds(&o, ",\"action\":");
+	buf_add_json(&o, d->action);
+	buf_addf(&o, ",\"act\":%s", d->act ? "true" : "false");
+	buf_adds(&o, ",\"text\":");
+	buf_add_json(&o, c->own_words);
+	if (c->intent == INTENT_BOUNCE)
+		json_bounces(&o, m);
+	if (m->calendar != NULL)
+		json_calendar(&o, m);
+	buf_adds(&o, "}\n");
+	fputs(o.s, stdout);
+	buf_free(&o);
+}
+
+static void
+print_set_aside(const char *why, int json)
+{
+	struct buf o;
+
+	if (!json) {
+		printf("intent:   leave-alone\nwhy:      botu would set this "
+		    "mail aside without reading it: %s\n", why);
+		return;
+	}
+	buf_init(&o);
+	buf_adds(&o, "{\"intent\":\"leave-alone\",\"set_aside\":true,"
+	    "\"reason\":");
+	buf_add_json(&o, why);
+	buf_adds(&o, "}\n");
+	fputs(o.s, stdout);
+	buf_free(&o);
+}
+
+/* ---- the command ---- */
+
+static int
+explain_message(struct cli *cli, const struct message *m, int json,
+    const char *list)
+{
+	struct botu_conf *own = NULL;
+	const struct botu_conf *conf = NULL;
+	struct botu_db *db = NULL;
+	struct classification c;
+	struct intake_decision d;
+	char err[BOTU_ERRLEN];
+	int code = EX_OK;
+
+	if (cli->conf_file != NULL && access(cli->conf_file, F_OK) == 0) {
+		if ((conf = cli_conf(cli, &code)) == NULL)
+			return code;
+		if (access(conf->list.database, F_OK) == 0 &&
+		    db_open(conf->list.database, DB_READONLY, &db, err) !=
+		    BOTU_OK)
+			return cli_fail(EX_UNAVAILABLE, "%s", err);
+	} else {
+		conf = own = conf_defaults();
+		free(own->list.address);
+		own->list.address = list != NULL ? xstrdup(list) :
+		    guess_list_address(m);
+	}
+	if (handle_decide(conf, db, m, 1, &c, &d, err) != BOTU_OK)
+		code = cli_fail(EX_SOFTWARE, "%s", err);
+	else if (json)
+		print_json(m, &c, &d);
+	else
+		print_human(m, &c, &d);
+	classification_clear(&c);
+	db_close(db);
+	conf_free(own);
+	return code;
+}
+
+int
+cmd_explain(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_HELP,
+		{ "json", no_argument, NULL, 'j' },
+		{ "list", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct msgworker *w;
+	struct message m = { 0 };
+	const char *list = NULL;
+	char err[BOTU_ERRLEN];
+	struct buf raw;
+	int ch, code = EX_OK, json = 0, rc;
+
+	while ((ch = cli_getopt(argc, argv, "h", opts, usage_explain,
+	    &code)) != -1) {
+		if (ch == '?')
+			return code;
+		if (ch == 'j')
+			json = 1;
+		else if (ch == 'l')
+			list = optarg;
+	}
+	if (optind + 1 != argc)
+		return cli_fail(EX_USAGE, "%s", usage_explain);
+	if (list != NULL && !str_is_address(list))
+		return cli_fail(EX_USAGE, "--list: '%s' is not an address",
+		    list);
+	buf_init(&raw);
+	if (read_all(argv[optind], &raw) < 0) {
+		buf_free(&raw);
+		return cli_fail(EX_NOINPUT, "cannot read %s", argv[optind]);
+	}
+	/* The same isolated parse as the daemon's. */
+	w = msgworker_new("/proc/self/exe", &msgworker_default_limits);
+	rc = msgworker_parse(w, raw.s, raw.len, &m, err);
+	msgworker_free(w);
+	buf_free(&raw);
+	if (rc == BOTU_EPOISON || rc == BOTU_EDATA)
+		print_set_aside(err, json);
+	else if (rc != BOTU_OK)
+		code = cli_fail(EX_TEMPFAIL, "cannot parse: %s", err);
+	else
+		code = explain_message(cli, &m, json, list);
+	message_clear(&m);
+	return code;
+}
