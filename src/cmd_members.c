@@ -1,17 +1,21 @@
 /* cmd_members.c - botu members list|add|remove|export */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "botu/addr.h"
 #include "botu/cmd.h"
+#include "botu/mailout.h"
 #include "botu/members.h"
+#include "botu/util.h"
 
 static const char usage_members[] =
     "usage: botu members list [--json] [--status STATUS]\n"
     "       botu members add EMAIL [--name NAME] [--role ROLE]\n"
     "                        [--language nl|en] [--core] [--pending]\n"
-    "                        [--basis TEXT]\n"
+    "                        [--basis TEXT] [--welcome]\n"
     "       botu members remove EMAIL\n"
     "       botu members export [--csv|--json]\n";
 
@@ -22,10 +26,11 @@ static const char usage_list[] =
 static const char usage_add[] =
     "usage: botu members add EMAIL [--name NAME] [--role ROLE]\n"
     "                        [--language nl|en] [--core] [--pending]\n"
-    "                        [--basis TEXT]\n"
+    "                        [--basis TEXT] [--welcome]\n"
     "  Adds a member who already agreed, as active, with TEXT (default\n"
     "  \"added by the organiser\") recorded as the basis of consent.\n"
-    "  --pending adds them unconfirmed instead.\n";
+    "  --pending adds them unconfirmed instead. --welcome also sends them\n"
+    "  the welcome mail (on the next botu run or botu outbox flush).\n";
 
 static const char usage_remove[] =
     "usage: botu members remove EMAIL\n"
@@ -70,6 +75,38 @@ members_list(struct cli *cli, int argc, char **argv)
 	return EX_OK;
 }
 
+/* The same welcome a confirmed sign-up gets, in the same transaction. */
+static int
+queue_welcome(struct botu_db *db, const struct botu_conf *conf,
+    const struct member *added, char *err)
+{
+	struct member m;
+	struct mailout mo = { .template = "welcome", .kind = "welcome",
+	    .auto_submitted = COMPOSE_AUTO_GENERATED, .ordered = 1 };
+	char *detail, *unsub;
+	int rc;
+
+	if (members_get_id(db, added->id, &m) != 1) {
+		snprintf(err, BOTU_ERRLEN, "the new member is gone");
+		return BOTU_EDATA;
+	}
+	detail = xasprintf("afmelden-%s", m.unsub_token);
+	unsub = addr_plus(conf, detail);
+	mo.to = m.email;
+	mo.to_name = m.name[0] != '\0' ? m.name : NULL;
+	mo.lang = m.language;
+	mo.member_id = m.id;
+	mo.unsubscribe = unsub;
+	struct tmpl_vars *vars = tmpl_vars_new();
+	tmpl_set(vars, "name", m.name);
+	rc = mailout_queue(db, conf, &mo, vars, err);
+	tmpl_vars_free(vars);
+	free(unsub);
+	free(detail);
+	member_clear(&m);
+	return rc;
+}
+
 static int
 members_add_cmd(struct cli *cli, int argc, char **argv)
 {
@@ -81,9 +118,11 @@ members_add_cmd(struct cli *cli, int argc, char **argv)
 		{ "core", no_argument, NULL, 'c' },
 		{ "pending", no_argument, NULL, 'p' },
 		{ "basis", required_argument, NULL, 'b' },
+		{ "welcome", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct member m = { 0 };
+	int welcome = 0;
 	const char *basis = "added by the organiser";
 	char err[BOTU_ERRLEN], channel[300];
 	int ch, code = EX_OK, pending = 0, rc;
@@ -112,6 +151,9 @@ members_add_cmd(struct cli *cli, int argc, char **argv)
 		case 'b':
 			basis = optarg;
 			break;
+		case 'w':
+			welcome = 1;
+			break;
 		}
 	}
 	if (optind + 1 != argc)
@@ -131,6 +173,8 @@ members_add_cmd(struct cli *cli, int argc, char **argv)
 	if (db_begin(db) != BOTU_OK)
 		return cli_fail(EX_TEMPFAIL, "%s", db_errmsg(db));
 	rc = members_add(db, &m, "cli", NULL, err);
+	if (rc == BOTU_OK && welcome)
+		rc = queue_welcome(db, cli->conf, &m, err);
 	if (rc != BOTU_OK) {
 		db_rollback(db);
 		return cli_fail(EX_DATAERR, "%s", err);
@@ -139,7 +183,8 @@ members_add_cmd(struct cli *cli, int argc, char **argv)
 		db_rollback(db);
 		return cli_fail(EX_TEMPFAIL, "%s", db_errmsg(db));
 	}
-	printf("added %s (%s)\n", m.email, m.status);
+	printf("added %s (%s)%s\n", m.email, m.status,
+	    welcome ? "; a welcome mail is queued" : "");
 	return EX_OK;
 }
 
