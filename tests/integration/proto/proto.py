@@ -353,6 +353,7 @@ class _Conn:
         while True:
             if self.closed_by_us:
                 self.eof = True
+                self.why_closed = self.why_closed or "the server closed it"
                 return
             if self.server._stop.is_set():
                 raise _Stopped()
