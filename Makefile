@@ -34,10 +34,12 @@ LDLIBS	 = $(LIBETPAN) $(shell pkg-config --libs $(PKGS)) -lpthread
 SRCS	 = src/cli.c
 SRCS	+= src/cmd_check.c
 SRCS	+= src/cmd_members.c
+SRCS	+= src/compose.c
 SRCS	+= src/config.c
 SRCS	+= src/db.c
 SRCS	+= src/log.c
 SRCS	+= src/members.c
+SRCS	+= src/token.c
 SRCS	+= src/util.c
 
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)

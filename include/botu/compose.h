@@ -31,7 +31,7 @@ enum compose_auto {
 
 /* An extra body part, e.g. "text/calendar; method=REQUEST". */
 struct compose_part {
-	const char	*content_type;	/* full value, parameters included */
+	const char	*content_type;	/* with its parameters */
 	const char	*body;		/* UTF-8 text */
 	const char	*filename;	/* NULL: inline, no file name */
 	int		 in_alternative; /* 1: a sibling of text and HTML */
@@ -39,15 +39,15 @@ struct compose_part {
 
 struct outgoing {
 	const char	*to;		/* the recipient's address */
-	const char	*to_name;	/* display name, UTF-8; NULL: none */
+	const char	*to_name;	/* UTF-8; NULL: none */
 	const char	*subject;	/* UTF-8 */
-	const char	*text;		/* UTF-8 plain text, LF or CRLF */
+	const char	*text;		/* UTF-8; LF, CRLF or CR */
 	const char	*html;		/* NULL: text only */
-	const char	*reply_to;	/* NULL: none (answers go to From) */
-	const char	*in_reply_to;	/* "<id@host>" of the mail answered */
+	const char	*reply_to;	/* NULL: answers go to From */
+	const char	*in_reply_to;	/* "<id@host>" answered */
 	const char	*references;	/* its References plus its id */
-	const char	*unsubscribe;	/* mailto address; NULL: the list's
-					   +afmelden address */
+	const char	*unsubscribe;	/* mailto address; NULL:
+					   the list's +afmelden */
 	enum compose_auto auto_submitted;
 	const struct compose_part *parts;	/* extra parts, may be NULL */
 	size_t		 nparts;
