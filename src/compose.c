@@ -754,47 +754,63 @@ pct_char(struct buf *b, const char *s, size_t n)
 			buf_addf(b, "%%%02X", (unsigned char)s[i]);
 }
 
+/* The length of s in RFC 2231 §7 percent form. */
+static size_t
+pct_len(const char *s)
+{
+	size_t k = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		k += param_char(*p) ? 1 : 3;
+	return k;
+}
+
+/* Whole characters of s onto seg while " " seg ";" fits a line; returns
+ * the octets of s used. */
+static size_t
+pct_segment(struct buf *seg, const char *s)
+{
+	size_t i = 0, n, start = seg->len, before;
+
+	while (s[i] != '\0') {
+		n = utf8_charlen(s + i) ? utf8_charlen(s + i) : 1;
+		before = seg->len;
+		pct_char(seg, s + i, n);
+		if (seg->len + 2 > HDR_LINE && before > start) {
+			buf_truncate(seg, before);
+			break;
+		}
+		i += n;
+	}
+	return i;
+}
+
 /*
- * RFC 2231 §3-4: filename*=utf-8''%XX..., or, when that is long,
- * filename*0*=utf-8''...; filename*1*=...; cut between characters.
+ * RFC 2231 §3-4: filename*=utf-8''%XX..., or, when that is too long for a
+ * line, filename*0*=utf-8''...; filename*1*=...; cut between characters.
  */
 static void
 filename_2231(struct fold *f, const char *fn)
 {
-	struct buf all, seg, ch;
-	size_t i, n, nseg = 0;
+	int many = pct_len(fn) + strlen(" filename*=utf-8''") > HDR_LINE;
+	size_t i = 0, nseg = 0;
+	struct buf seg;
 
-	buf_init(&all);
 	buf_init(&seg);
-	buf_init(&ch);
-	for (i = 0; fn[i] != '\0'; i += n) {
-		n = utf8_charlen(fn + i) ? utf8_charlen(fn + i) : 1;
-		pct_char(&all, fn + i, n);
-	}
-	for (i = 0; fn[i] != '\0'; nseg++) {
+	while (fn[i] != '\0') {
 		buf_truncate(&seg, 0);
-		if (all.len + strlen(" filename*=utf-8''") <= HDR_LINE)
+		if (!many)
 			buf_adds(&seg, "filename*=utf-8''");
 		else
 			buf_addf(&seg, "filename*%zu*=%s", nseg,
 			    nseg == 0 ? "utf-8''" : "");
-		/* " " + seg + ";" must fit a folded line */
-		for (size_t start = seg.len; fn[i] != '\0'; i += n) {
-			n = utf8_charlen(fn + i) ? utf8_charlen(fn + i) : 1;
-			buf_truncate(&ch, 0);
-			pct_char(&ch, fn + i, n);
-			if (seg.len + ch.len + 2 > HDR_LINE &&
-			    seg.len > start)
-				break;
-			buf_add(&seg, ch.s, ch.len);
-		}
+		i += pct_segment(&seg, fn + i);
 		if (fn[i] != '\0')
 			buf_addc(&seg, ';');
 		fold_add(f, " ", 1, seg.s, seg.len);
+		nseg++;
 	}
-	buf_free(&ch);
 	buf_free(&seg);
-	buf_free(&all);
 }
 
 /* RFC 2183: Content-Disposition: kind; filename="x" or RFC 2231. */

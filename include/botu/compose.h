@@ -63,7 +63,14 @@ char	*compose_message_id(const char *domain);
  * Appends the complete message (headers and body, CRLF everywhere) to out.
  * message_id comes from compose_message_id() and is stored with the mail
  * so a retry sends the same id. date is the Date header's time, shown in
- * the list's time zone. BOTU_EDATA with err set when an address is not one.
+ * the list's time zone. BOTU_EDATA with err set when to, reply_to or
+ * unsubscribe is not an address (str_is_address()) or message_id not one
+ * "<id>"; BOTU_ECONFIG when the list address is not. On error out is as
+ * it was. Invalid UTF-8 in any text becomes U+FFFD; In-Reply-To and
+ * References keep only their well-formed "<id>"s. Text bodies end in a
+ * line break. Parts go: text, HTML, in_alternative parts (in a
+ * multipart/alternative; inline when they have a filename), then the
+ * others in a multipart/mixed (attachment with a filename, else inline).
  */
 int	compose(const struct botu_conf *, const struct outgoing *,
 	    const char *message_id, time_t date, struct buf *out,
@@ -76,13 +83,20 @@ int	compose(const struct botu_conf *, const struct outgoing *,
  * words (UTF-8, B or Q, each at most 75 characters, never splitting a
  * UTF-8 sequence) when it is not plain printable ASCII. Control characters
  * in value become spaces.
+ * Only the runs of words that need it are encoded (a word with non-ASCII,
+ * "=?", or too long for a line), each run in B or Q as is shorter; value
+ * is trimmed, inner white space kept.
  */
 void	compose_header(struct buf *, const char *name, const char *value);
 /* Appends an address header: "Name: "Display" <addr>", the display name
  * quoted or encoded as needed. */
+/* (A printable ASCII display name that fits the line is one quoted-string;
+ * otherwise atoms and encoded words. No display name: the bare address.) */
 void	compose_address_header(struct buf *, const char *name,
 	    const char *display, const char *addr);
 /* Appends text as quoted-printable (RFC 2045) with CRLF line ends. */
+/* (LF, CRLF and a bare CR each end a line; a final line break is added
+ * when text has none; "." and "From " never start a line; lines <= 76.) */
 void	compose_qp(struct buf *, const char *text);
 
 #endif
