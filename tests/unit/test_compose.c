@@ -20,6 +20,9 @@
 #define T0	1795774500	/* Fri, 27 Nov 2026 10:15:00 UTC */
 #define DUTCH	"Bevestig je aanmelding \xe2\x80\x94 " \
 		"Bospolder-Tussendijken \xe2\x98\x80\xef\xb8\x8f caf\xc3\xa9"
+#define VIET "\xc4\x90\xe1\xba\xb7ng Th\xe1\xbb\x8b Ng\xe1\xbb\x8d" "c " \
+	"H\xc3\xa2n Nguy\xe1\xbb\x85n Tr\xe1\xba\xa7n Th\xe1\xbb\x8b " \
+	"B\xc3\xad" "ch Ng\xe1\xbb\x8d" "c Ph\xc6\xb0\xe1\xbb\xa3ng"
 
 /* ---- Helpers ---------------------------------------------------------- */
 
@@ -373,6 +376,8 @@ test_encoded_words(void **state)
 		{ DUTCH " " DUTCH " " DUTCH, 'e', NULL },
 		{ "Groeten van Hoff-M\xc3\xbcller", 'q',
 		  "Groeten van =?utf-8?q?Hoff-M=C3=BCller?=" },
+		{ "de caf\xc3\xa9houder M\xc3\xbcller", 'q',
+		  "de =?utf-8?q?caf=C3=A9houder_M=C3=BCller?=" },
 		{ "\xe2\x98\x80\xef\xb8\x8f\xe2\x98\x80\xef\xb8\x8f\xf0\x9f\x98"
 		  "\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f"
 		  "\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80",
@@ -447,6 +452,67 @@ test_header_controls(void **state)
 	buf_truncate(&b, 0);
 	compose_address_header(&b, "To", "", "jan@example.org\r\nBcc: x@y.nl");
 	assert_string_equal(b.s, "To: jan@example.orgBcc:x@y.nl\r\n");
+	buf_free(&b);
+}
+
+static void
+test_msgids(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "<a@b.nl>", "<a@b.nl>" },
+		{ "Re: <a@b.nl> (Jan)\r\n\t<c@d.nl>", "<a@b.nl> <c@d.nl>" },
+		{ "<a<b@c.nl>", "<b@c.nl>" },
+		{ "<a b@c.nl> <\xc3\xa9@c.nl> <x@y.nl", NULL },
+		{ "<>", NULL },
+		{ "", NULL },
+	};
+	struct outgoing o = { .to = "jan@example.org", .text = "x" };
+	struct botu_conf *c = conf_new("L");
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		char *m, *v;
+
+		o.in_reply_to = o.references = cases[i][0];
+		m = compose_new(c, &o);
+		v = header_new(m, "In-Reply-To");
+		if (cases[i][1] == NULL)
+			assert_null(v);
+		else
+			assert_string_equal(v, cases[i][1]);
+		free(v);
+		v = header_new(m, "References");
+		if (cases[i][1] != NULL)
+			assert_string_equal(v, cases[i][1]);
+		free(v);
+		free(m);
+	}
+	conf_free(c);
+}
+
+/* A run too long for one encoded word is cut after a space, so a reader
+ * that shows the whitespace between words (gh-128110) splits no word. */
+static void
+test_encoded_word_cuts(void **state)
+{
+	struct buf b, d;
+	const char *p;
+	size_t n, words = 0;
+
+	(void)state;
+	buf_init(&b);
+	buf_init(&d);
+	compose_header(&b, "Subject", VIET " " VIET);
+	for (p = strstr(b.s, "=?"); p != NULL; p = strstr(p + n, "=?")) {
+		n = strcspn(p, " \r");
+		buf_truncate(&d, 0);
+		ew_decode_word(&d, p, n);
+		if (p[n] != '\r' || p[n + 2] == ' ')	/* not the last */
+			assert_int_equal(d.s[d.len - 1], ' ');
+		words++;
+	}
+	assert_true(words >= 3);
+	buf_free(&d);
 	buf_free(&b);
 }
 
@@ -878,10 +944,6 @@ run_checker(const char *m, const char *json)
 	"spatie \ntab\t\n=?utf-8?q?x?= =41\n\xc3\x28 kapot \xe2\x82\n" \
 	"\x01\x1b\n"
 
-#define VIET "\xc4\x90\xe1\xba\xb7ng Th\xe1\xbb\x8b Ng\xe1\xbb\x8d" "c " \
-	"H\xc3\xa2n Nguy\xe1\xbb\x85n Tr\xe1\xba\xa7n Th\xe1\xbb\x8b " \
-	"B\xc3\xad" "ch Ng\xe1\xbb\x8d" "c Ph\xc6\xb0\xe1\xbb\xa3ng"
-
 static const struct compose_part cal_alt[] = {
 	{ "text/calendar; method=REQUEST", CAL, "uitnodiging.ics", 1 },
 };
@@ -1010,7 +1072,9 @@ main(void)
 		cmocka_unit_test(test_token),
 		cmocka_unit_test(test_utf8_sanitize),
 		cmocka_unit_test(test_encoded_words),
+		cmocka_unit_test(test_encoded_word_cuts),
 		cmocka_unit_test(test_header_controls),
+		cmocka_unit_test(test_msgids),
 		cmocka_unit_test(test_header_injection),
 		cmocka_unit_test(test_list_headers),
 		cmocka_unit_test(test_bad_input),
