@@ -55,6 +55,22 @@ hdr_text_new(const char *s)
 	return str_trim(buf_detach(&b));
 }
 
+/*
+ * A display name: header text with each run of spaces made one, as RFC
+ * 5322 §3.2.2 reads a phrase (and readers do even inside encoded words).
+ */
+static char *
+hdr_name_new(const char *s)
+{
+	char *t = hdr_text_new(s), *w = t;
+
+	for (char *p = t; *p != '\0'; p++)
+		if (!(p[0] == ' ' && p[1] == ' '))
+			*w++ = *p;
+	*w = '\0';
+	return t;
+}
+
 /* Text for a structured header built by botu: visible ASCII and spaces. */
 static char *
 hdr_ascii_new(const char *s)
@@ -169,13 +185,12 @@ atext(unsigned char c)
 
 /*
  * 1 when word w (n octets) after ws spaces may go out as it is: printable
- * ASCII (atext in a phrase) that fits a line with its white space. In a
- * phrase only after one space: RFC 5322 §3.2.2 reads a run as one.
+ * ASCII (atext in a phrase) that fits a line with its white space.
  */
 static int
 word_plain(const char *w, size_t n, size_t ws, int phrase)
 {
-	if (!printable(w, n) || ws + n > HDR_LINE || (phrase && ws > 1))
+	if (!printable(w, n) || ws + n > HDR_LINE)
 		return 0;
 	for (size_t i = 0; phrase && i < n; i++)
 		if (!atext((unsigned char)w[i]))
@@ -428,7 +443,7 @@ void
 compose_address_header(struct buf *b, const char *name,
     const char *display, const char *addr)
 {
-	char *d = hdr_text_new(display);
+	char *d = hdr_name_new(display);
 	char *a = hdr_token_new(addr);
 	char *tail = *d != '\0' ? xasprintf("<%s>", a) : xstrdup(a);
 
@@ -568,7 +583,7 @@ static void
 add_list_id(struct buf *b, const struct botu_conf *c)
 {
 	const char *a = c->list.address, *at = strrchr(a, '@');
-	char *id, *raw, *name = hdr_text_new(c->list.name), *tail;
+	char *id, *raw, *name = hdr_name_new(c->list.name), *tail;
 
 	if (c->list.id != NULL && c->list.id[0] != '\0')
 		raw = xstrdup(c->list.id);

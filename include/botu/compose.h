@@ -91,7 +91,8 @@ void	compose_header(struct buf *, const char *name, const char *value);
 /* Appends an address header: "Name: "Display" <addr>", the display name
  * quoted or encoded as needed. */
 /* (A printable ASCII display name that fits the line is one quoted-string;
- * otherwise atoms and encoded words. No display name: the bare address.) */
+ * otherwise atoms and encoded words. Runs of spaces in it become one. No
+ * display name: the bare address.) */
 void	compose_address_header(struct buf *, const char *name,
 	    const char *display, const char *addr);
 /* Appends text as quoted-printable (RFC 2045) with CRLF line ends. */

@@ -52,6 +52,11 @@ def header_text(s):
     return s.strip(" ")
 
 
+def name_text(s):
+    """Display names: header text with each run of spaces made one."""
+    return re.sub(" +", " ", header_text(s) or "")
+
+
 def body_text(s, add_final=False):
     """Line ends normalised; for the input, the final line break compose
     adds when the text has none (a part must end in one, and an iCalendar
@@ -131,7 +136,7 @@ def check_address(msg, head, field, addr, name):
         return
     if got[0].addr_spec != addr:
         fail("%s address %r != %r" % (field, got[0].addr_spec, addr))
-    want = header_text(name) or ""
+    want = name_text(name)
     if got[0].display_name != want and \
             rfc2047_phrase(raw_value(head, field) or "") != want:
         fail("%s name %r != %r" % (field, got[0].display_name, want))

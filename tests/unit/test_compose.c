@@ -20,6 +20,8 @@
 #define T0	1795774500	/* Fri, 27 Nov 2026 10:15:00 UTC */
 #define DUTCH	"Bevestig je aanmelding \xe2\x80\x94 " \
 		"Bospolder-Tussendijken \xe2\x98\x80\xef\xb8\x8f caf\xc3\xa9"
+#define LONGASCII "Vereniging van Eigenaren Bospolder-Tussendijken, " \
+	"afdeling Schiedamseweg (blok A t/m F)"
 #define VIET "\xc4\x90\xe1\xba\xb7ng Th\xe1\xbb\x8b Ng\xe1\xbb\x8d" "c " \
 	"H\xc3\xa2n Nguy\xe1\xbb\x85n Tr\xe1\xba\xa7n Th\xe1\xbb\x8b " \
 	"B\xc3\xad" "ch Ng\xe1\xbb\x8d" "c Ph\xc6\xb0\xe1\xbb\xa3ng"
@@ -440,7 +442,7 @@ test_header_controls(void **state)
 	compose_header(&b, "Subject", "  \r\n  ");
 	assert_string_equal(b.s, "Subject:\r\n");
 	buf_truncate(&b, 0);
-	compose_address_header(&b, "To", "Jan \"de\" V\\ries, jr.",
+	compose_address_header(&b, "To", "Jan \"de\"  V\\ries, jr.",
 	    "jan@example.org");
 	assert_string_equal(b.s,
 	    "To: \"Jan \\\"de\\\" V\\\\ries, jr.\" <jan@example.org>\r\n");
@@ -449,6 +451,18 @@ test_header_controls(void **state)
 	    "zoe@example.org");
 	assert_string_equal(b.s, "To: =?utf-8?q?Zo=C3=AB?= van 't "
 	    "=?utf-8?q?Hoff-M=C3=BCller?= <zoe@example.org>\r\n");
+	buf_truncate(&b, 0);
+	compose_address_header(&b, "To", "Zo\xc3\xab  van\t Dijk",
+	    "zoe@example.org");	/* a run of spaces reads as one */
+	assert_string_equal(b.s, "To: =?utf-8?q?Zo=C3=AB?= van Dijk "
+	    "<zoe@example.org>\r\n");
+	buf_truncate(&b, 0);
+	compose_address_header(&b, "From", LONGASCII, LIST);
+	assert_lines(b.s, 78);
+	assert_string_equal(b.s, "From: Vereniging van Eigenaren "
+	    "=?utf-8?q?Bospolder-Tussendijken=2C?= afdeling\r\n "
+	    "Schiedamseweg =?utf-8?q?=28blok?= A t/m =?utf-8?q?F=29?=\r\n"
+	    " <" LIST ">\r\n");
 	buf_truncate(&b, 0);
 	compose_address_header(&b, "To", "", "jan@example.org\r\nBcc: x@y.nl");
 	assert_string_equal(b.s, "To: jan@example.orgBcc:x@y.nl\r\n");
@@ -972,7 +986,8 @@ test_python_reader(void **state)
 	      { "multipart/alternative", "text/plain", "text/html" },
 	      { { "Precedence", "bulk" },
 	      { "Auto-Submitted", "auto-generated" } } },
-	    { "calendar", "Annerike", { .to = "jan@example.org",
+	    { "calendar", LONGASCII, { .to = "jan@example.org",
+	      .to_name = "Zo\xc3\xab  van  Dijk",
 	      .subject = "Uitnodiging: buurtoverleg 10 december",
 	      .text = "Je bent uitgenodigd.\r\n", .html = "<p>Je bent "
 	      "uitgenodigd.</p>\r\n", .parts = cal_alt, .nparts = 1,
