@@ -733,9 +733,17 @@ test_qp(void **state)
 		    p = strstr(p, "\r\n") + 2) {
 			size_t n = strcspn(p, "\r\n");
 
+			char *line = strndup(p, n), *dec;
+
 			assert_true(*p != '.' && strncmp(p, "From ", 5) != 0);
 			assert_true(n == 0 || (p[n - 1] != ' ' &&
 			    p[n - 1] != '\t'));
+			if (n > 0 && line[n - 1] == '=')	/* soft break */
+				line[n - 1] = '\0';
+			dec = qp_decode_new(line);	/* whole characters */
+			assert_whole_utf8((unsigned char *)dec, strlen(dec));
+			free(dec);
+			free(line);
 		}
 		got = qp_decode_new(b.s);
 		assert_string_equal(got, want);
