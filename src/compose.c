@@ -402,8 +402,8 @@ raw_header(struct buf *b, const char *name, const char *value)
 
 /*
  * RFC 5322 §3.2.4/§3.2.5: a display name as one quoted-string when it is
- * printable ASCII that fits the line (white space kept exactly), else word
- * by word with encoded words (RFC 2047 §5 (3)), never inside quotes.
+ * printable ASCII that fits the line, else word by word with encoded words
+ * (RFC 2047 §5 (3)), never inside quotes.
  */
 static void
 phrase_emit(struct fold *f, const char *d)
