@@ -40,6 +40,7 @@ SRCS	+= src/cmd_explain.c
 SRCS	+= src/cmd_members.c
 SRCS	+= src/cmd_outbox.c
 SRCS	+= src/cmd_run.c
+SRCS	+= src/compose.c
 SRCS	+= src/config.c
 SRCS	+= src/confirm.c
 SRCS	+= src/daemon.c
@@ -54,6 +55,7 @@ SRCS	+= src/members.c
 SRCS	+= src/outbox.c
 SRCS	+= src/template.c
 SRCS	+= src/textclean.c
+SRCS	+= src/token.c
 SRCS	+= src/util.c
 
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)

@@ -308,3 +308,84 @@ str_is_address(const char *s)
 	}
 	return 1;
 }
+
+/*
+ * RFC 3629 §4 (Unicode Table 3-7): the length a lead octet announces, 0 for
+ * an octet that never starts a character, and the range of the second
+ * octet, narrowed to exclude overlongs, surrogates and values > U+10FFFF.
+ */
+static size_t
+utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+	*lo = 0x80;
+	*hi = 0xbf;
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2)
+		return 0;
+	if (c < 0xe0)
+		return 2;
+	if (c == 0xe0)
+		*lo = 0xa0;
+	if (c == 0xed)
+		*hi = 0x9f;
+	if (c < 0xf0)
+		return 3;
+	if (c == 0xf0)
+		*lo = 0x90;
+	if (c == 0xf4)
+		*hi = 0x8f;
+	return c < 0xf5 ? 4 : 0;
+}
+
+/* Octets of the character or of the maximal ill-formed subpart at s. */
+static size_t
+utf8_scan(const unsigned char *s, int *ok)
+{
+	unsigned char lo, hi;
+	size_t need = utf8_lead(s[0], &lo, &hi), i;
+
+	*ok = 0;
+	if (need == 0)
+		return 1;
+	for (i = 1; i < need; i++) {
+		if (s[i] < lo || s[i] > hi)
+			return i;
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	*ok = 1;
+	return need;
+}
+
+size_t
+utf8_charlen(const char *s)
+{
+	int ok;
+	size_t n;
+
+	if (*s == '\0')
+		return 0;
+	n = utf8_scan((const unsigned char *)s, &ok);
+	return ok ? n : 0;
+}
+
+char *
+utf8_sanitize(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct buf b;
+
+	buf_init(&b);
+	while (*p != '\0') {
+		int ok;
+		size_t n = utf8_scan(p, &ok);
+
+		if (ok)
+			buf_add(&b, p, n);
+		else
+			buf_adds(&b, "\xef\xbf\xbd");	/* U+FFFD */
+		p += n;
+	}
+	return buf_detach(&b);
+}

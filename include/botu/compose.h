@@ -31,7 +31,7 @@ enum compose_auto {
 
 /* An extra body part, e.g. "text/calendar; method=REQUEST". */
 struct compose_part {
-	const char	*content_type;	/* full value, parameters included */
+	const char	*content_type;	/* with its parameters */
 	const char	*body;		/* UTF-8 text */
 	const char	*filename;	/* NULL: inline, no file name */
 	int		 in_alternative; /* 1: a sibling of text and HTML */
@@ -39,15 +39,15 @@ struct compose_part {
 
 struct outgoing {
 	const char	*to;		/* the recipient's address */
-	const char	*to_name;	/* display name, UTF-8; NULL: none */
+	const char	*to_name;	/* UTF-8; NULL: none */
 	const char	*subject;	/* UTF-8 */
-	const char	*text;		/* UTF-8 plain text, LF or CRLF */
+	const char	*text;		/* UTF-8; LF, CRLF or CR */
 	const char	*html;		/* NULL: text only */
-	const char	*reply_to;	/* NULL: none (answers go to From) */
-	const char	*in_reply_to;	/* "<id@host>" of the mail answered */
+	const char	*reply_to;	/* NULL: answers go to From */
+	const char	*in_reply_to;	/* "<id@host>" answered */
 	const char	*references;	/* its References plus its id */
-	const char	*unsubscribe;	/* mailto address; NULL: the list's
-					   +afmelden address */
+	const char	*unsubscribe;	/* mailto address; NULL:
+					   the list's +afmelden */
 	enum compose_auto auto_submitted;
 	const struct compose_part *parts;	/* extra parts, may be NULL */
 	size_t		 nparts;
@@ -63,7 +63,14 @@ char	*compose_message_id(const char *domain);
  * Appends the complete message (headers and body, CRLF everywhere) to out.
  * message_id comes from compose_message_id() and is stored with the mail
  * so a retry sends the same id. date is the Date header's time, shown in
- * the list's time zone. BOTU_EDATA with err set when an address is not one.
+ * the list's time zone. BOTU_EDATA with err set when to, reply_to or
+ * unsubscribe is not an address (str_is_address()) or message_id not one
+ * "<id>"; BOTU_ECONFIG when the list address is not. On error out is as
+ * it was. Invalid UTF-8 in any text becomes U+FFFD; In-Reply-To and
+ * References keep only their well-formed "<id>"s. Text bodies end in a
+ * line break. Parts go: text, HTML, in_alternative parts (in a
+ * multipart/alternative; inline when they have a filename), then the
+ * others in a multipart/mixed (attachment with a filename, else inline).
  */
 int	compose(const struct botu_conf *, const struct outgoing *,
 	    const char *message_id, time_t date, struct buf *out,
@@ -76,13 +83,21 @@ int	compose(const struct botu_conf *, const struct outgoing *,
  * words (UTF-8, B or Q, each at most 75 characters, never splitting a
  * UTF-8 sequence) when it is not plain printable ASCII. Control characters
  * in value become spaces.
+ * Only the runs of words that need it are encoded (a word with non-ASCII,
+ * "=?", or too long for a line), each run in B or Q as is shorter; value
+ * is trimmed, inner white space kept.
  */
 void	compose_header(struct buf *, const char *name, const char *value);
 /* Appends an address header: "Name: "Display" <addr>", the display name
  * quoted or encoded as needed. */
+/* (A printable ASCII display name that fits the line is one quoted-string;
+ * otherwise atoms and encoded words. Runs of spaces in it become one. No
+ * display name: the bare address.) */
 void	compose_address_header(struct buf *, const char *name,
 	    const char *display, const char *addr);
 /* Appends text as quoted-printable (RFC 2045) with CRLF line ends. */
+/* (LF, CRLF and a bare CR each end a line; a final line break is added
+ * when text has none; "." and "From " never start a line; lines <= 76.) */
 void	compose_qp(struct buf *, const char *text);
 
 #endif

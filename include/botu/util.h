@@ -64,6 +64,18 @@ int	 str_to_int(const char *, long long min, long long max, long long *);
  */
 int	 str_is_address(const char *);
 
+/*
+ * A copy of s that is well-formed UTF-8 (RFC 3629): each ill-formed part
+ * (a stray continuation byte, an overlong form, a surrogate, a code point
+ * above U+10FFFF, a truncated sequence) becomes one U+FFFD per maximal
+ * subpart, as Unicode §3.9 recommends and Python's errors="replace" does.
+ * Owned by the caller.
+ */
+char	*utf8_sanitize(const char *s);
+/* The octets of the well-formed UTF-8 character at s; 0 at '\0' or when
+ * s does not start a well-formed character. */
+size_t	 utf8_charlen(const char *s);
+
 /* Copies src into dst (size dstsz), always NUL-terminated; like strlcpy. */
 size_t	 str_copy(char *dst, const char *src, size_t dstsz);
 
