@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "botu/compose.h"
+#include "botu/dates.h"
 #include "botu/token.h"
 
 #define HDR_LINE	78	/* RFC 5322 §2.1.1: SHOULD be no more */
@@ -508,31 +509,6 @@ compose_message_id(const char *domain)
 	return id;
 }
 
-/*
- * RFC 5322 §3.3 date-time in UTC. Stand-in for date_rfc5322() (dates.h),
- * which shows the list's zone and has the same signature: switching is
- * renaming the call in add_date() and deleting this function.
- */
-static int
-date_rfc5322_utc(time_t t, const char *tz, char *out, size_t len)
-{
-	static const char days[][4] = {
-	    "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char months[][4] = {
-	    "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-	int n;
-
-	(void)tz;
-	if (gmtime_r(&t, &tm) == NULL)
-		return -1;
-	n = snprintf(out, len, "%s, %d %s %04d %02d:%02d:%02d +0000",
-	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	return n < 0 || (size_t)n >= len ? -1 : n;
-}
-
 static int
 add_date(struct buf *b, const struct botu_conf *c, time_t t,
     char err[BOTU_ERRLEN])
@@ -540,7 +516,7 @@ add_date(struct buf *b, const struct botu_conf *c, time_t t,
 	const char *tz = c->list.timezone != NULL ? c->list.timezone : "UTC";
 	char d[64];
 
-	if (date_rfc5322_utc(t, tz, d, sizeof(d)) < 0) {
+	if (date_rfc5322(t, tz, d, sizeof(d)) < 0) {
 		snprintf(err, BOTU_ERRLEN, "cannot write the date in %s", tz);
 		return BOTU_ECONFIG;
 	}
