@@ -351,6 +351,12 @@ automatic(const struct message *m, char *rule, size_t len)
 			    "an automatic answer");
 			return 1;
 		}
+	/* Read receipts and other reports: opening a mail is no consent. */
+	if (strcmp(m->content_type, "multipart/report") == 0) {
+		snprintf(rule, len, "a report written by a machine "
+		    "(multipart/report)");
+		return 1;
+	}
 	if (m->return_path != NULL && m->return_path[0] == '\0') {
 		snprintf(rule, len, "empty Return-Path <>");
 		return 1;

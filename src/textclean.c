@@ -167,25 +167,72 @@ text_own_words(const char *body)
 	return buf_detach(&b);
 }
 
-/* Lowercase ASCII, ASCII punctuation as spaces, single spaces. */
-static char *
-normalise(const char *s)
+/*
+ * Letters of the scripts people write in stay (Latin with accents, Greek,
+ * Cyrillic, Arabic, CJK, ...); punctuation, symbols and emoji become
+ * spaces, so "Meld me aan! 😊" reads as "meld me aan".
+ */
+static int
+is_letter_cp(unsigned int cp)
 {
+	if (cp < 0x80)
+		return isalnum((int)cp);
+	if (cp < 0xc0 || cp == 0xd7 || cp == 0xf7)
+		return 0;
+	if (cp < 0x2000)
+		return 1;
+	return cp >= 0x3040 && cp < 0xfe00;
+}
+
+/* Decodes one UTF-8 sequence at s; *len gets its length (1 if bad). */
+static unsigned int
+next_cp(const unsigned char *s, size_t *len)
+{
+	unsigned int cp = s[0];
+	size_t n = cp >= 0xf0 ? 4 : cp >= 0xe0 ? 3 : cp >= 0xc0 ? 2 : 1;
+
+	*len = 1;
+	if (n == 1)
+		return cp;
+	cp &= 0xff >> (n + 1);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0xfffd;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	*len = n;
+	return cp;
+}
+
+/* Lowercase ASCII, everything but letters and digits as single spaces. */
+static char *
+normalise(const char *in)
+{
+	const unsigned char *s = (const unsigned char *)in;
 	struct buf b;
 	int space = 1;
+	size_t n;
 
 	buf_init(&b);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	while (*s != '\0') {
+		unsigned int cp = next_cp(s, &n);
 
-		if (c < 0x80 && !isalnum(c)) {
+		if (!is_letter_cp(cp)) {
 			if (!space)
 				buf_addc(&b, ' ');
 			space = 1;
-			continue;
-		}
-		buf_addc(&b, (char)(c < 0x80 ? tolower(c) : c));
-		space = 0;
+		} else if (cp < 0x80)
+			buf_addc(&b, (char)tolower((int)cp));
+		else if (cp >= 0xc0 && cp <= 0xde) {
+			/* Latin-1 capitals: "Één" reads as "één". */
+			cp += 0x20;
+			buf_addc(&b, (char)(0xc0 | (cp >> 6)));
+			buf_addc(&b, (char)(0x80 | (cp & 0x3f)));
+		} else
+			buf_add(&b, s, n);
+		if (is_letter_cp(cp))
+			space = 0;
+		s += n;
 	}
 	if (b.len > 0 && b.s[b.len - 1] == ' ')
 		buf_truncate(&b, b.len - 1);

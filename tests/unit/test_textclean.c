@@ -72,6 +72,10 @@ test_core(void **state)
 		  "ik wil me aanmelden voor de buurtborrel tot vrijdag" },
 		{ "Hoi", "" },
 		{ "Thanks!", "" },
+		{ "Ik wil me graag aanmelden 😊👍🏽", "ik wil me graag aanmelden" },
+		{ "“Houd me op de hoogte” — graag…",
+		  "houd me op de hoogte graag" },
+		{ "Ça va, één café?", "ça va één café" },
 	};
 
 	(void)state;
