@@ -38,6 +38,8 @@ SRCS	+= src/config.c
 SRCS	+= src/db.c
 SRCS	+= src/log.c
 SRCS	+= src/members.c
+SRCS	+= src/message.c
+SRCS	+= src/msgworker.c
 SRCS	+= src/util.c
 
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)
