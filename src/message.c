@@ -26,6 +26,7 @@
 #define MAX_ADDRS	1000	/* addresses kept per kind */
 #define MAX_NESTING	50	/* pre-check: multipart levels */
 #define MAX_MULTIPARTS	2000	/* pre-check: multipart fields */
+#define MAX_REPAIRS	1000	/* header lines re-indented */
 #define CHARSET_MAX	64
 
 #define PACK_MAGIC	"BOTUMSG1"
@@ -645,46 +646,57 @@ normalise(const char *raw, size_t len, struct buf *b, size_t *start)
 /*
  * A line inside the header block that is no field, but followed within a
  * few lines by a field, is a continuation that lost its indent (seen in
- * the wild: whole header blocks unfolded by a broken gateway): indent it
- * in b, so that libetpan reads the same header block as we do. At most
- * 1000 repairs.
+ * the wild: whole header blocks unfolded by a broken gateway).
  */
 static int
-repair_fold(struct buf *b, size_t i, size_t next, int *repairs)
+lost_indent(const struct buf *b, size_t next)
 {
-	size_t eol2, next2;
+	size_t eol, after;
 	int k;
 
-	if (*repairs >= 1000)
-		return 0;
-	for (k = 0; k < 10 && next < b->len; k++, next = next2) {
-		line_at(b->s, b->len, next, &eol2, &next2);
-		if (eol2 == next)
+	for (k = 0; k < 10 && next < b->len; k++, next = after) {
+		line_at(b->s, b->len, next, &eol, &after);
+		if (eol == next)
 			return 0;
-		if (header_name_len(b->s + next, eol2 - next) > 0)
-			break;
+		if (header_name_len(b->s + next, eol - next) > 0)
+			return 1;
 	}
-	if (k == 10 || next >= b->len)
-		return 0;
-	buf_addc(b, ' ');
-	memmove(b->s + i + 1, b->s + i, b->len - 1 - i);
-	b->s[i] = ' ';
-	(*repairs)++;
-	return 1;
+	return 0;
+}
+
+/* Puts a space in front of each of the n offsets fix (ascending) in b. */
+static void
+indent_lines(struct buf *b, const size_t *fix, size_t n)
+{
+	struct buf nb;
+	size_t i, from = 0;
+
+	buf_init(&nb);
+	for (i = 0; i < n; i++) {
+		buf_add(&nb, b->s + from, fix[i] - from);
+		buf_addc(&nb, ' ');
+		from = fix[i];
+	}
+	buf_add(&nb, b->s + from, b->len - from);
+	buf_free(b);
+	*b = nb;
 }
 
 /*
  * Reads the header block of b from start (CRLF line ends) into
  * m->headers, unfolded. Returns the offset of the body: after the empty
  * line, or at the first line that is neither a field nor a continuation
- * (as libetpan does).
+ * (as libetpan does). Continuations that lost their indent (at most
+ * MAX_REPAIRS) are indented in b, so that libetpan reads the same header
+ * block as we do.
  */
 static size_t
 parse_headers(struct message *m, struct buf *b, size_t start)
 {
 	struct buf val;
+	size_t fix[MAX_REPAIRS], nfix = 0;
 	size_t i = start, eol, next, name = 0, namelen = 0, k;
-	int have = 0, repairs = 0;
+	int have = 0;
 
 	buf_init(&val);
 	while (i < b->len) {
@@ -693,7 +705,15 @@ parse_headers(struct message *m, struct buf *b, size_t start)
 			i = next;
 			break;
 		}
-		if (is_wsp(b->s[i])) {
+		k = is_wsp(b->s[i]) ? 0 : header_name_len(b->s + i, eol - i);
+		if (k == 0 && !is_wsp(b->s[i])) {
+			if (i == start || nfix == MAX_REPAIRS ||
+			    !lost_indent(b, next))
+				break;
+			fix[nfix++] = i;
+			buf_addc(&val, ' ');
+		}
+		if (k == 0) {
 			if (i == start)
 				break;
 			if (have)
@@ -701,11 +721,6 @@ parse_headers(struct message *m, struct buf *b, size_t start)
 			i = next;
 			continue;
 		}
-		k = header_name_len(b->s + i, eol - i);
-		if (k == 0 && i > start && repair_fold(b, i, next, &repairs))
-			continue;
-		if (k == 0)
-			break;
 		if (have)
 			header_add(m, b->s + name, namelen, &val);
 		name = i;
@@ -719,7 +734,9 @@ parse_headers(struct message *m, struct buf *b, size_t start)
 	if (have)
 		header_add(m, b->s + name, namelen, &val);
 	buf_free(&val);
-	return i;
+	if (nfix > 0)
+		indent_lines(b, fix, nfix);
+	return i + nfix;
 }
 
 const struct msg_header *

@@ -690,7 +690,7 @@ apply_limits(int *cpu)
 		if (str_to_int(s, 1, 86400, &v) == 0)
 			*cpu = (int)v;
 		free(s);
-		if (str_to_int(comma + 1, 1, (long long)SIZE_MAX / 2, &v) == 0)
+		if (str_to_int(comma + 1, 1, LLONG_MAX, &v) == 0)
 			mem = (size_t)v;
 	}
 	setrlimit(RLIMIT_CORE, &rl);

@@ -113,7 +113,8 @@ parse_ok(const char *raw, struct message *m)
 	"From: =?UTF-8?Q?Fatma_Y=C4=B1lmaz?= <fatma.yilmaz@gmail.com>\r\n" \
 	"Date: Tue, 10 Dec 2024 19:30:00 +0100\r\n" \
 	"Message-ID: <CAF3x=abc+Q@mail.gmail.com>\r\n" \
-	"Subject: Re: Buurtborrel op =?UTF-8?Q?vrijdag_=E2=80=93_wie_komt=3F?=\r\n" \
+	"Subject: Re: Buurtborrel op\r\n" \
+	" =?UTF-8?Q?vrijdag_=E2=80=93_wie_komt=3F?=\r\n" \
 	"To: Annerike <annerike+aanmelden@lsabewoners.nl>\r\n" \
 	"Cc: \"de Vries, Jan\" <jan@example.nl>, piet@example.nl\r\n" \
 	"Content-Type: multipart/alternative; " \
@@ -125,7 +126,8 @@ parse_ok(const char *raw, struct message *m)
 	"\r\n" \
 	"Ik kom graag! Ik neem een taart mee voor de buren =F0=9F=8E=82\r\n" \
 	"\r\n" \
-	"Op di 10 dec 2024 om 09:12 schreef Annerike <annerike@lsabewoners.nl>:\r\n" \
+	"Op di 10 dec 2024 om 09:12 schreef Annerike " \
+	"<annerike@lsabewoners.nl>:\r\n" \
 	"\r\n" \
 	"> Beste buren,\r\n" \
 	"> Wie komt er vrijdag naar de borrel?\r\n" \
@@ -194,7 +196,7 @@ test_gmail_reply(void **state)
 	"Subject: RE: Aanmelden nieuwsbrief\r\n" \
 	"Thread-Topic: Aanmelden nieuwsbrief\r\n" \
 	"Date: Wed, 11 Dec 2024 08:05:13 +0000\r\n" \
-	"Message-ID: <AM0PR07MB1234@AM0PR07MB1234.eurprd07.prod.outlook.com>\r\n" \
+	"Message-ID: <AM0PR07MB1234@AM0PR07MB1234.eurprd07.outlook.com>\r\n" \
 	"Accept-Language: nl-NL, en-US\r\n" \
 	"Content-Language: nl-NL\r\n" \
 	"Content-Type: multipart/alternative;\r\n" \
@@ -205,7 +207,8 @@ test_gmail_reply(void **state)
 	"Content-Type: text/plain; charset=\"iso-8859-1\"\r\n" \
 	"Content-Transfer-Encoding: quoted-printable\r\n" \
 	"\r\n" \
-	"Graag aanmelden, ik heb het =93buurtnieuws=94 gemist. Caf=E9 om 8 uur=\r\n" \
+	"Graag aanmelden, ik heb het =93buurtnieuws=94 gemist. Caf=E9 =\r\n" \
+	"om 8 uur=\r\n" \
 	"?\r\n" \
 	"\r\n" \
 	"Met vriendelijke groet,\r\n" \
@@ -444,8 +447,8 @@ test_rfc2047(void **state)
 
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
-		raw = xasprintf("From: a@example.org\r\nSubject: %s\r\n\r\nx\r\n",
-		    cases[i].subject);
+		raw = xasprintf("From: a@example.org\r\nSubject: %s\r\n"
+		    "\r\nx\r\n", cases[i].subject);
 		parse_ok(raw, &m);
 		if (strcmp(m.subject, cases[i].want) != 0)
 			fail_msg("subject '%s' gave '%s', want '%s'",
@@ -733,7 +736,8 @@ static void
 test_line_ends(void **state)
 {
 	static const char *const forms[] = {
-		"From: a@example.org\r\nSubject: Hoi\r\n\r\nregel 1\r\nregel 2\r\n",
+		"From: a@example.org\r\nSubject: Hoi\r\n\r\n"
+		    "regel 1\r\nregel 2\r\n",
 		"From: a@example.org\nSubject: Hoi\n\nregel 1\nregel 2\n",
 		"From: a@example.org\rSubject: Hoi\r\rregel 1\rregel 2\r",
 		"From a@example.org Thu Dec 12 10:00:00 2024\n"
@@ -1080,7 +1084,8 @@ test_unpack_fuzz(void **state)
 
 	/* every truncation of a valid buffer is refused */
 	for (n = 0; n < p.len; n++) {
-		junk = xmalloc(n + 1);	/* exact size: ASan sees overreads */
+		/* of the exact size: ASan sees any overread */
+		junk = xmalloc(n + 1);
 		memcpy(junk, p.s, n);
 		assert_int_equal(message_unpack(junk, n, &a), BOTU_EDATA);
 		free(junk);
