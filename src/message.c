@@ -1894,15 +1894,17 @@ visit_single(struct ctx *c, struct mailmime *p, int in_report)
 {
 	struct message *m = c->m;
 	const char *method;
+	char *s;
 
 	if (m->calendar == NULL && (part_is(p, "text/calendar") ||
 	    part_is(p, "application/ics"))) {
 		m->calendar = part_text(c, p, "utf-8");
 		method = part_param(p, "method");
-		m->calendar_method = oneline(utf8_dup(method != NULL ?
-		    method : "", method != NULL ? strlen(method) : 0));
-		/* RFC 5546 §1.4: methods are case-insensitive */
-		for (char *s = m->calendar_method; *s != '\0'; s++)
+		if (method == NULL)
+			method = "";
+		m->calendar_method = oneline(utf8_dup(method, strlen(method)));
+		/* iCalendar names are case-insensitive (RFC 5545 §3.1) */
+		for (s = m->calendar_method; *s != '\0'; s++)
 			if (*s >= 'a' && *s <= 'z')
 				*s = (char)(*s - 'a' + 'A');
 	}
