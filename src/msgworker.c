@@ -47,6 +47,7 @@
 #define WORKER_NOMEM	1	/* reply status: out of memory */
 #define MIB		(1024 * 1024)
 #define REAP_GRACE_MS	2000	/* for a worker on its way out */
+#define START_MS	2000	/* at least, for its greeting */
 
 enum io {
 	IO_OK = 0,
@@ -441,8 +442,9 @@ start(struct msgworker *w, char *err)
 		rc = BOTU_ETEMP;
 		goto out;
 	}
-	io = read_all(w->from, hello, sizeof(hello),
-	    now_ms() + w->lim.deadline_ms);
+	/* starting is not the message's business: a loaded host gets time */
+	io = read_all(w->from, hello, sizeof(hello), now_ms() +
+	    (w->lim.deadline_ms > START_MS ? w->lim.deadline_ms : START_MS));
 	if (io != IO_OK || memcmp(hello, HELLO, sizeof(hello)) != 0) {
 		if (io == IO_OK)
 			kill(w->pid, SIGKILL);
