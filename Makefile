@@ -52,6 +52,8 @@ SRCS	+= src/intake.c
 SRCS	+= src/log.c
 SRCS	+= src/mailout.c
 SRCS	+= src/members.c
+SRCS	+= src/message.c
+SRCS	+= src/msgworker.c
 SRCS	+= src/outbox.c
 SRCS	+= src/template.c
 SRCS	+= src/textclean.c
@@ -105,9 +107,12 @@ check-run: all lint
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu unit
 	tests/integration/run.sh
 
-unit: $(UNIT_BINS)
+# The worker tests start the botu binary of the same build; the corpus
+# test reads ../shared/corpora beside the repository.
+unit: $(PROG) $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do \
-	    echo "== $$t"; BOTU_SRCDIR=$(CURDIR) $$t; done
+	    echo "== $$t"; BOTU_SRCDIR=$(CURDIR) BOTU_EXE=$(CURDIR)/$(PROG) \
+	    BOTU_CORPUS=$(CURDIR)/../shared/corpora $$t; done
 
 integration: all
 	tests/integration/run.sh

@@ -9,6 +9,7 @@
 
 #include "botu/cmd.h"
 #include "botu/log.h"
+#include "botu/msgworker.h"
 #include "botu/version.h"
 
 #define DEFAULT_CONF "/etc/botu/botu.conf"
@@ -19,6 +20,17 @@ struct command {
 	const char	*summary;
 };
 
+/* The MIME parse worker msgworker.c starts: for botu, not for people. */
+static int
+cmd_parse_worker(struct cli *cli, int argc, char **argv)
+{
+	(void)cli;
+	(void)argc;
+	(void)argv;
+	return msgworker_main();
+}
+
+/* A NULL summary keeps a command out of the usage. */
 static const struct command commands[] = {
 	{ "run", cmd_run, "read the mailbox and send mail (the daemon)" },
 	{ "status", cmd_status, "what the organiser needs to know" },
@@ -26,6 +38,7 @@ static const struct command commands[] = {
 	{ "explain", cmd_explain, "how botu understands one mail, and why" },
 	{ "members", cmd_members, "list, add, remove and export members" },
 	{ "outbox", cmd_outbox, "list, retry, drop or flush outgoing mail" },
+	{ "parse-worker", cmd_parse_worker, NULL },
 };
 
 static void
@@ -38,8 +51,9 @@ usage(FILE *f)
 	    "  -V        print the version\n\n"
 	    "commands:\n", DEFAULT_CONF);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name,
-		    commands[i].summary);
+		if (commands[i].summary != NULL)
+			fprintf(f, "  %-10s %s\n", commands[i].name,
+			    commands[i].summary);
 	fprintf(f, "\nSee botu(8) and botu.conf(5).\n");
 }
 

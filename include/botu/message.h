@@ -27,23 +27,27 @@ struct msg_addr {
 };
 
 /*
- * Every string is UTF-8 (invalid sequences replaced by U+FFFD), owned by
- * the struct, and never NULL unless the comment says so.
+ * Every string is UTF-8 (invalid sequences replaced: see message.c), has
+ * no NUL, is owned by the struct, and is never NULL unless the comment
+ * says so.
  */
 struct message {
 	struct msg_header *headers;	/* top level, in order */
 	size_t		 nheaders;
 
-	char		*message_id;	/* "<id@host>", "" when missing */
+	/* "<id@host>", "" when missing */
+	char		*message_id;
 	struct msg_addr	 from;		/* first From mailbox */
 	struct msg_addr	 sender;	/* Sender, when present */
 	struct msg_addr	*reply_to;	/* Reply-To mailboxes */
 	size_t		 nreply_to;
 	struct msg_addr	*rcpts;		/* To, then Cc */
 	size_t		 nrcpts;
-	char		*return_path;	/* NULL: no header; "": <> (a DSN) */
+	/* NULL: no header; "": <> (a DSN) */
+	char		*return_path;
 	char		*subject;	/* RFC 2047 decoded */
-	time_t		 date;		/* 0 when missing or unparsable */
+	/* 0 when missing or unparsable */
+	time_t		 date;
 	char		*in_reply_to;	/* "" when missing */
 	char		*references;	/* "" when missing */
 
@@ -51,30 +55,44 @@ struct message {
 	 * The human text: text/plain (the first, outside attachments), else
 	 * the first text/html with tags removed and entities decoded.
 	 * Charsets, quoted-printable, base64 and format=flowed are undone;
-	 * line ends are LF.
+	 * line ends are LF. Within multipart/alternative the text/plain is
+	 * taken; in other multiparts the first child that has text; a part
+	 * marked "Content-Disposition: attachment" never. HTML <blockquote>
+	 * becomes "> " quoting.
 	 */
 	char		*text;
 	int		 text_from_html;
-	int		 has_attachments;	/* parts with a filename or
-						   Content-Disposition:
-						   attachment */
-	char		*content_type;	/* top-level type/subtype, lower */
+	/*
+	 * Parts with a file name or Content-Disposition: attachment (not
+	 * counting the Content-ID images of a multipart/related).
+	 */
+	int		 has_attachments;
+	/* top-level type/subtype, lower case */
+	char		*content_type;
 
-	char		*calendar;	/* a text/calendar part, NULL: none */
-	char		*calendar_method; /* its method= parameter, or "" */
-	char		*dsn;		/* message/delivery-status, NULL:
-					   none */
-	char		*returned_headers; /* the header block of the
-					      returned message in a report
-					      (text/rfc822-headers or
-					      message/rfc822), NULL: none */
-	size_t		 size;		/* octets of the raw message */
+	/* The parts below are decoded to UTF-8 with LF line ends. */
+	/* a text/calendar part, NULL: none */
+	char		*calendar;
+	/* its method= parameter in upper case, or "" */
+	char		*calendar_method;
+	/* message/delivery-status, NULL: none */
+	char		*dsn;
+	/*
+	 * The header block of the returned message in a multipart/report
+	 * (text/rfc822-headers or message/rfc822), NULL: none.
+	 */
+	char		*returned_headers;
+	size_t		 size;		/* octets of the raw mail */
 };
 
 /*
  * Parses raw (len octets; CRLF, LF or bare CR line ends). Fills *out, which
  * the caller releases with message_clear(). BOTU_EDATA with err set when
- * the bytes are not a mail at all (no header block).
+ * the bytes are not a mail at all (no header block). BOTU_EPOISON when
+ * the message carries what is known to crash or stall libetpan's MIME
+ * parser (an empty or quote boundary, multipart nesting deeper than 50):
+ * refused before parsing, so this is safe even in-process. BOTU_ETEMP when
+ * memory ran out. On any error *out is left empty.
  */
 int	message_parse(const char *raw, size_t len, struct message *out,
 	    char err[BOTU_ERRLEN]);

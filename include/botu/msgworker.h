@@ -19,9 +19,10 @@
 #include "botu/message.h"
 
 struct msgworker_limits {
-	size_t	max_size;	/* octets; bigger messages are not parsed */
-	int	cpu_seconds;	/* RLIMIT_CPU of the worker */
-	size_t	memory;		/* RLIMIT_AS of the worker, octets */
+	/* octets; bigger messages are not parsed */
+	size_t	max_size;
+	int	cpu_seconds;	/* CPU per message (RLIMIT_CPU) */
+	size_t	memory;		/* RLIMIT_AS, octets */
 	int	deadline_ms;	/* wall clock per message */
 	int	messages;	/* restart the worker after this many */
 };
