@@ -36,6 +36,22 @@ intent_name(enum intent i)
 	return (size_t)i < NELEM(intent_names) ? intent_names[i] : "?";
 }
 
+const char *
+channel_name(enum channel ch)
+{
+	static const char *const names[] = {
+		[CHANNEL_NONE] = "none",
+		[CHANNEL_HEADERS] = "headers",
+		[CHANNEL_TOKEN_ADDRESS] = "token-address",
+		[CHANNEL_SUBJECT_TOKEN] = "subject-token",
+		[CHANNEL_PLUS_ADDRESS] = "plus-address",
+		[CHANNEL_SUBJECT] = "subject",
+		[CHANNEL_BODY] = "body",
+	};
+
+	return (size_t)ch < NELEM(names) ? names[ch] : "?";
+}
+
 /* ---- keyword tables: whole subjects and whole short texts ---- */
 
 struct phrase {
@@ -184,11 +200,19 @@ static const char *const refusal_re =
 static const char *const community_re =
     "(^| )(community|nieuwsbrief|updates?|op de hoogte|lijst|mailinglijst|"
     "newsletter|list|mailing list|informed|posted|energie|botu|"
-    "bospolder|tussendijken)( |$)";
+    "bospolder|tussendijken|artikel|article|meedoen|lsa|"
+    "energietransitie|samenwerking)( |$)";
+
+/* ...and words that say the sign-up is for something else. */
+static const char *const event_re =
+    "(^| )(borrel|buurtborrel|workshop|bijeenkomst|avond|vergadering|"
+    "cursus|excursie|meeting|event|activiteit|wandeling|training|webinar|"
+    "feest|etentje|lunch|diner|rondleiding|markt|spreekuur|inloop|"
+    "informatieavond|zaterdag|zondag|vrijdag|party|dinner|tour)( |$)";
 
 static regex_t phrase_re[NELEM(phrases)];
 static regex_t subject_re[NELEM(subject_phrases)];
-static regex_t refusal, community;
+static regex_t refusal, community, event;
 static pthread_once_t compiled = PTHREAD_ONCE_INIT;
 
 static void
@@ -210,6 +234,7 @@ compile_all(void)
 		compile_one(&subject_re[i], subject_phrases[i].re, 1);
 	compile_one(&refusal, refusal_re, 0);
 	compile_one(&community, community_re, 0);
+	compile_one(&event, event_re, 0);
 }
 
 static int
@@ -504,10 +529,12 @@ guess_language(const char *core)
 {
 	static const char *const nl[] = { "de", "het", "een", "en", "ik",
 	    "je", "wil", "graag", "van", "voor", "niet", "met", "op", "is",
-	    "dat", "mij", "me", "hoogte", "jullie", "aan", "ook", NULL };
+	    "dat", "mij", "me", "hoogte", "jullie", "aan", "ook", "ja",
+	    "bevestig", "aanmelding", "afmelden", "dank", "bedankt", NULL };
 	static const char *const en[] = { "the", "and", "i", "you", "to",
 	    "of", "for", "not", "with", "is", "that", "please", "would",
-	    "like", "me", "my", "your", "want", "keep", "thanks", NULL };
+	    "like", "me", "my", "your", "want", "keep", "thanks", "yes",
+	    "confirm", "subscription", "unsubscribe", "thank", NULL };
 	int score[2] = { 0, 0 };
 	char *copy = xstrdup(core), *save = NULL;
 
@@ -552,12 +579,16 @@ by_subject(const struct botu_conf *conf, const char *subj,
 	    !match_phrases(subj, &intent, &lang) &&
 	    !match_extra(conf, subj, &intent, &lang))
 		return;
-	/* "Aanmelden" with a text about the neighbourhood party is not. */
-	if (intent != INTENT_NOTE && text_count_words(core) > 3 &&
+	/*
+	 * "Aanmelden" with a text about the neighbourhood party is not a
+	 * sign-up. Help and notes are what the subject says, whatever the text.
+	 */
+	if (intent != INTENT_NOTE && intent != INTENT_HELP &&
+	    text_count_words(core) > 3 &&
 	    !(match_phrases(core, &body_intent, &body_lang) &&
 	    body_intent == intent) &&
 	    (strchr(own, '?') != NULL || !matches(&community, core) ||
-	    text_count_words(core) > SHORT_TEXT)) {
+	    matches(&event, core) || text_count_words(core) > SHORT_TEXT)) {
 		set(c, INTENT_LEAVE_ALONE, CHANNEL_SUBJECT, lang, "the subject "
 		    "is '%s', but the text is about something else", subj);
 		return;
@@ -593,7 +624,7 @@ check_refusal(const char *core, struct classification *c)
 
 static void
 human(const struct botu_conf *conf, const struct message *m,
-    struct classification *c)
+    const struct sender_facts *f, struct classification *c)
 {
 	char prefix, *subj, *core;
 	const char *raw = m->subject;
@@ -608,7 +639,8 @@ human(const struct botu_conf *conf, const struct message *m,
 	else if (strncasecmp(raw, "[update]", 8) == 0 && prefix == 0)
 		set(c, INTENT_UPDATE, CHANNEL_SUBJECT, -1, "the subject starts "
 		    "with [update]");
-	else if (prefix == 0 && strncasecmp(raw, "ps:", 3) == 0)
+	else if (prefix == 0 && strncasecmp(raw, "ps:", 3) == 0 &&
+	    f != NULL && f->status != NULL && strcmp(f->status, "active") == 0)
 		set(c, INTENT_NOTE_QUESTION, CHANNEL_SUBJECT, -1, "the subject "
 		    "starts with 'PS:'");
 	else if (prefix == 0)
@@ -617,11 +649,17 @@ human(const struct botu_conf *conf, const struct message *m,
 	    prefix != 'f')
 		by_body(conf, core, c);
 	check_refusal(core, c);
-	if (c->lang < 0 || c->channel == CHANNEL_TOKEN_ADDRESS ||
-	    c->channel == CHANNEL_SUBJECT_TOKEN || c->intent == INTENT_HELP) {
-		int guess = guess_language(core);
+	/* Token addresses say nothing of the language: the words do. */
+	if (c->channel == CHANNEL_TOKEN_ADDRESS)
+		c->lang = -1;
+	if (c->lang < 0 || c->channel == CHANNEL_SUBJECT_TOKEN ||
+	    c->intent == INTENT_HELP) {
+		char *words = xasprintf("%s %s", subj, core);
+		int guess = guess_language(words);
 
-		if (guess >= 0 && (c->lang < 0 || text_count_words(core) >= 3))
+		free(words);
+		if (guess >= 0 && (c->lang < 0 || text_count_words(core) >= 3 ||
+		    c->intent != INTENT_HELP))
 			c->lang = guess;
 	}
 	if (c->channel == CHANNEL_NONE)
@@ -655,7 +693,7 @@ classify(const struct botu_conf *conf, const struct message *m,
 	else if (automatic(m, rule, sizeof(rule)))
 		set(c, INTENT_AUTOMATIC, CHANNEL_HEADERS, -1, "%s", rule);
 	else
-		human(conf, m, c);
+		human(conf, m, f, c);
 	lang = member_language(f);
 	if (c->lang < 0)
 		c->lang = lang >= 0 ? lang : conf->list.language;

@@ -194,6 +194,8 @@ print_json(const struct message *m, const struct classification *c,
 	buf_add_json(&o, d->reason[0] ? d->reason : c->rule);
 	buf_adds(&o, ",\"rule\":");
 	buf_add_json(&o, c->rule);
+	buf_adds(&o, ",\"channel\":");
+	buf_add_json(&o, channel_name(c->channel));
 	buf_adds(&o, ",\"sender\":");
 	buf_add_json(&o, m->from.addr);
 	buf_adds(&o, ",\"name\":");

@@ -44,6 +44,9 @@ enum channel {
 	CHANNEL_BODY,		/* the whole short text is the command */
 };
 
+/* The channel's name as explain shows it ("plus-address"). */
+const char *channel_name(enum channel);
+
 /* What the store knows about the sender; NULL: an unknown sender. */
 struct sender_facts {
 	const char	*status;	/* pending, active, unsubscribed */
