@@ -73,7 +73,8 @@ class Flow(botutest.ServersTestCase):
         """Answers to_msg as a mail client does: to Reply-To, "Re:", the
         quoted text, In-Reply-To and References."""
         quoted = "\n".join("> " + line for line in
-                           to_msg.get_content().splitlines())
+                           to_msg.get_body(("plain",)).get_content()
+                           .splitlines())
         when = email.utils.formatdate(localtime=True)
         text = "%s\n\nOp %s schreef %s:\n%s\n" % (body, when,
                                                   to_msg["From"], quoted)
