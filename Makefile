@@ -38,6 +38,7 @@ SRCS	+= src/config.c
 SRCS	+= src/db.c
 SRCS	+= src/log.c
 SRCS	+= src/members.c
+SRCS	+= src/tls.c
 SRCS	+= src/util.c
 
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)
