@@ -36,6 +36,7 @@ SRCS	+= src/cmd_check.c
 SRCS	+= src/cmd_members.c
 SRCS	+= src/config.c
 SRCS	+= src/db.c
+SRCS	+= src/imap.c
 SRCS	+= src/log.c
 SRCS	+= src/members.c
 SRCS	+= src/tls.c
@@ -73,6 +74,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	$(CC) $(ALLCFLAGS) $(ALLLDFLAGS) -Itests/unit -o $@ $< $(LIB) \
 	    $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+# The integration tests drive imap.c through this small program.
+$(BUILD)/tests/imap_driver: tests/integration/imap_driver.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) $(ALLLDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu
 
@@ -84,7 +90,7 @@ deps:
 check: deps
 	$(MAKE) check-run
 
-check-run: all lint
+check-run: all lint $(BUILD)/tests/imap_driver
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu unit
 	tests/integration/run.sh
 
@@ -92,7 +98,7 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do \
 	    echo "== $$t"; BOTU_SRCDIR=$(CURDIR) $$t; done
 
-integration: all
+integration: all $(BUILD)/tests/imap_driver
 	tests/integration/run.sh
 
 demo: deps
