@@ -23,6 +23,12 @@
 
 /* Inactivity limit of every read and write, and of connect(2) (§1.2). */
 #define IMAP_TIMEOUT_S		60
+/*
+ * How long "+ idling" may take. libetpan 1.9.4 waits for it until the
+ * stream times out when untagged data comes first (§1.7 bug 2), so the
+ * wait is kept short; the caller reconnects and lists.
+ */
+#define IMAP_IDLE_START_TIMEOUT_S 10
 /* LOGOUT on the way out may not hold the daemon up longer than this. */
 #define IMAP_LOGOUT_TIMEOUT_S	5
 /* A dead peer is noticed after about idle + intvl * cnt seconds. */
@@ -1316,9 +1322,13 @@ wait_fds(int fd, int wake_fd, int timeout_s)
 static int
 wait_idle(struct imap *im, int timeout_s, int wake_fd, char *err)
 {
+	mailstream_low *low = mailstream_get_low(im->mi->imap_stream);
 	int r, got;
 
+	mailstream_low_set_timeout(low, IMAP_IDLE_START_TIMEOUT_S);
 	r = mailimap_idle(im->mi);
+	if (r == MAILIMAP_NO_ERROR)
+		mailstream_low_set_timeout(low, IMAP_TIMEOUT_S);
 	if (r != MAILIMAP_NO_ERROR) {
 		fail(im, r, "IDLE", err);
 		drop(im);

@@ -543,6 +543,26 @@ class ProtoTests(unittest.TestCase):
         self.assertEqual(answers[2]["rc"], 1, answers[2])
         self.assertLess(answers[2]["elapsed"], 2)
 
+    def test_idle_untagged_before_continuation_gives_up_soon(self):
+        # libetpan 1.9.4 waits for "+" until the stream times out when
+        # "* 4 EXISTS" comes first (§1.7 bug 2, libetpan#393): imap.c keeps
+        # that wait at 10 s and then reports the connection as broken, so
+        # the caller reconnects and lists; it must not take 60 s.
+        script = (greeting("AUTH=PLAIN") + login("IDLE UIDPLUS") + SELECT +
+                  "C: (?P<idle>\\S+) IDLE\n"
+                  "S: * 4 EXISTS\n"
+                  "S: + idling\n"
+                  "C?: DONE\n"
+                  "S: ${idle} OK Idle completed\n" + LOGOUT)
+        answers, result, tr, _ = self.run_script(
+            script, ["connect", "select INBOX", "wait 60", "noop"],
+            timeout=30)
+        self.assertPassed(result, tr)
+        if answers[2]["rc"] != 1:
+            self.assertEqual(answers[2]["status"], "ECONN", answers[2])
+            self.assertLess(answers[2]["elapsed"], 12)
+            self.assertEqual(answers[3]["status"], "ECONN")
+
     def test_idle_news_later(self):
         script = (greeting("AUTH=PLAIN") + login("IDLE UIDPLUS") + SELECT +
                   "C: (?P<idle>\\S+) IDLE\n"
