@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <libetpan/libetpan.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,7 @@ struct imap {
 	int			 in_auth; /* the trace hides what we send */
 	struct buf		 trace;	/* a server line in pieces */
 	size_t			 trace_literal; /* octets not to show */
+	const sigset_t		*waitmask; /* the caller's, for ppoll() */
 };
 
 /* ---- small helpers ---- */
@@ -338,8 +341,8 @@ imap_new(const struct botu_conf *conf)
 	return im;
 }
 
-void
-imap_free(struct imap *im)
+static void
+do_free(struct imap *im)
 {
 	if (im == NULL)
 		return;
@@ -349,8 +352,8 @@ imap_free(struct imap *im)
 	free(im);
 }
 
-void
-imap_logout(struct imap *im)
+static void
+do_logout(struct imap *im)
 {
 	if (im == NULL)
 		return;
@@ -361,7 +364,7 @@ imap_logout(struct imap *im)
 		/* It closes the stream whatever the answer. */
 		mailimap_logout(im->mi);
 	}
-	imap_free(im);
+	do_free(im);
 }
 
 /* SNI (RFC 6066 §3): a DNS name only, never an address literal. */
@@ -521,8 +524,8 @@ login(struct imap *im, char *err)
 	    im->mi->imap_connection_info->imap_capability == before, err);
 }
 
-int
-imap_connect(struct imap *im, char err[BOTU_ERRLEN])
+static int
+do_connect(struct imap *im, char err[BOTU_ERRLEN])
 {
 	const struct conf_server *srv = &im->conf->imap.srv;
 	int port = conf_port(srv, 0), r, rc;
@@ -813,8 +816,8 @@ out:
 	return rc;
 }
 
-int
-imap_list(struct imap *im, uint32_t after_uid, struct imap_msginfo **out,
+static int
+do_list(struct imap *im, uint32_t after_uid, struct imap_msginfo **out,
     size_t *n, char err[BOTU_ERRLEN])
 {
 	struct mailimap_set *set;
@@ -862,8 +865,8 @@ set_from_uids(clist *uids)
 	return set;
 }
 
-int
-imap_list_since(struct imap *im, time_t since, struct imap_msginfo **out,
+static int
+do_list_since(struct imap *im, time_t since, struct imap_msginfo **out,
     size_t *n, char err[BOTU_ERRLEN])
 {
 	struct mailimap_search_key *key = NULL;
@@ -947,8 +950,8 @@ gone(struct imap *im, uint32_t uid, char *err)
 	return BOTU_EPERM;
 }
 
-int
-imap_fetch(struct imap *im, uint32_t uid, size_t max_size, char **data,
+static int
+do_fetch(struct imap *im, uint32_t uid, size_t max_size, char **data,
     size_t *len, char err[BOTU_ERRLEN])
 {
 	struct mailimap_msg_att_static *s;
@@ -1009,8 +1012,8 @@ out:
 
 /* ---- changing the mailbox ---- */
 
-int
-imap_ensure_mailbox(struct imap *im, const char *mailbox,
+static int
+do_ensure_mailbox(struct imap *im, const char *mailbox,
     char err[BOTU_ERRLEN])
 {
 	const struct mailimap_response_info *ri;
@@ -1069,8 +1072,8 @@ store_flag(struct imap *im, uint32_t uid, struct mailimap_flag *flag,
 	return rc;
 }
 
-int
-imap_move(struct imap *im, uint32_t uid, const char *mailbox,
+static int
+do_move(struct imap *im, uint32_t uid, const char *mailbox,
     char err[BOTU_ERRLEN])
 {
 	struct mailimap_set *set = NULL;
@@ -1127,8 +1130,8 @@ keyword_ok(const char *kw)
 	return 1;
 }
 
-int
-imap_add_keyword(struct imap *im, uint32_t uid, const char *keyword,
+static int
+do_add_keyword(struct imap *im, uint32_t uid, const char *keyword,
     char err[BOTU_ERRLEN])
 {
 	int rc;
@@ -1146,8 +1149,8 @@ imap_add_keyword(struct imap *im, uint32_t uid, const char *keyword,
 	    xstrdup(keyword))), err);
 }
 
-int
-imap_has_keyword(struct imap *im, uint32_t uid, const char *keyword,
+static int
+do_has_keyword(struct imap *im, uint32_t uid, const char *keyword,
     char err[BOTU_ERRLEN])
 {
 	clist *res = NULL;
@@ -1226,8 +1229,8 @@ highest_uid(struct imap *im, uint32_t *next, char *err)
 	return BOTU_OK;
 }
 
-int
-imap_select(struct imap *im, const char *mailbox, struct imap_mailbox *out,
+static int
+do_select(struct imap *im, const char *mailbox, struct imap_mailbox *out,
     char err[BOTU_ERRLEN])
 {
 	const struct mailimap_selection_info *si;
@@ -1285,9 +1288,10 @@ now_ms(void)
  * call, as it is not ours to drain.
  */
 static int
-wait_fds(int fd, int wake_fd, int timeout_s)
+wait_fds(int fd, int wake_fd, int timeout_s, const sigset_t *mask)
 {
 	struct pollfd p[2];
+	struct timespec ts;
 	long long deadline = now_ms() + (long long)timeout_s * 1000, left;
 	int nfd = 0, ifd = -1, iwake = -1, r;
 
@@ -1305,8 +1309,9 @@ wait_fds(int fd, int wake_fd, int timeout_s)
 		left = deadline - now_ms();
 		if (left < 0)
 			left = 0;
-		r = poll(p, (nfds_t)nfd, (int)(left > 3600000 ? 3600000 :
-		    left));
+		ts.tv_sec = (time_t)(left / 1000);
+		ts.tv_nsec = (long)(left % 1000) * 1000000;
+		r = ppoll(p, (nfds_t)nfd, &ts, mask);
 		if (r < 0 && errno != EINTR)
 			return -1;
 		if (r > 0 && ifd >= 0 && p[ifd].revents != 0)
@@ -1316,6 +1321,20 @@ wait_fds(int fd, int wake_fd, int timeout_s)
 		if (left == 0)
 			return 0;
 	}
+}
+
+static int
+do_noop(struct imap *im, char err[BOTU_ERRLEN])
+{
+	int r, rc;
+
+	rc = ready(im, err);
+	if (rc != BOTU_OK)
+		return rc;
+	r = mailimap_noop(im->mi);
+	if (r != MAILIMAP_NO_ERROR)
+		return fail(im, r, "NOOP", err);
+	return BOTU_OK;
 }
 
 /* RFC 2177 */
@@ -1343,7 +1362,7 @@ wait_idle(struct imap *im, int timeout_s, int wake_fd, char *err)
 		got = 1;
 	else
 		got = wait_fds(mailimap_idle_get_fd(im->mi), wake_fd,
-		    timeout_s);
+		    timeout_s, im->waitmask);
 	if (got < 0) {
 		snprintf(err, BOTU_ERRLEN, "IMAP %s: poll: %s", im->host,
 		    strerror(errno));
@@ -1359,8 +1378,8 @@ wait_idle(struct imap *im, int timeout_s, int wake_fd, char *err)
 	return got;
 }
 
-int
-imap_wait(struct imap *im, int timeout_s, int wake_fd,
+static int
+do_wait(struct imap *im, int timeout_s, int wake_fd,
     char err[BOTU_ERRLEN])
 {
 	int rc, got;
@@ -1374,27 +1393,208 @@ imap_wait(struct imap *im, int timeout_s, int wake_fd,
 	if (im->conf->imap.idle && mailimap_has_idle(im->mi) &&
 	    im->mi->imap_selection_info != NULL)
 		return wait_idle(im, timeout_s, wake_fd, err);
-	got = wait_fds(-1, wake_fd, timeout_s);
+	got = wait_fds(-1, wake_fd, timeout_s, im->waitmask);
 	if (got < 0) {
 		snprintf(err, BOTU_ERRLEN, "poll: %s", strerror(errno));
 		return BOTU_ETEMP;
 	}
 	if (got == 2)
 		return 2;
-	rc = imap_noop(im, err);
+	rc = do_noop(im, err);
 	return rc == BOTU_OK ? 1 : rc;
+}
+
+
+/*
+ * ---- signals ----
+ *
+ * libetpan 1.9.4 takes EINTR in the select() of a read or write for a
+ * broken connection (measured: a timer signal during NOOP ends the session
+ * with MAILIMAP_ERROR_STREAM). So every call into libetpan runs with the
+ * catchable asynchronous signals blocked; they come in when the call
+ * returns, or at once while imap_wait() sleeps in ppoll().
+ */
+
+static void
+guard_on(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGABRT);
+	sigdelset(&all, SIGTRAP);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+static void
+guard_off(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+void
+imap_free(struct imap *im)
+{
+	sigset_t old;
+
+	guard_on(&old);
+	do_free(im);
+	guard_off(&old);
+}
+
+void
+imap_logout(struct imap *im)
+{
+	sigset_t old;
+
+	guard_on(&old);
+	do_logout(im);
+	guard_off(&old);
+}
+
+int
+imap_connect(struct imap *im, char err[BOTU_ERRLEN])
+{
+	sigset_t old;
+	int rc;
+
+	guard_on(&old);
+	rc = do_connect(im, err);
+	guard_off(&old);
+	return rc;
+}
+
+int
+imap_select(struct imap *im, const char *mailbox,
+    struct imap_mailbox *out, char err[BOTU_ERRLEN])
+{
+	sigset_t old;
+	int rc;
+
+	guard_on(&old);
+	rc = do_select(im, mailbox, out, err);
+	guard_off(&old);
+	return rc;
+}
+
+int
+imap_list(struct imap *im, uint32_t after_uid,
+    struct imap_msginfo **out, size_t *n, char err[BOTU_ERRLEN])
+{
+	sigset_t old;
+	int rc;
+
+	guard_on(&old);
+	rc = do_list(im, after_uid, out, n, err);
+	guard_off(&old);
+	return rc;
+}
+
+int
+imap_list_since(struct imap *im, time_t since,
+    struct imap_msginfo **out, size_t *n, char err[BOTU_ERRLEN])
+{
+	sigset_t old;
+	int rc;
+
+	guard_on(&old);
+	rc = do_list_since(im, since, out, n, err);
+	guard_off(&old);
+	return rc;
+}
+
+int
+imap_fetch(struct imap *im, uint32_t uid, size_t max_size,
+    char **data, size_t *len, char err[BOTU_ERRLEN])
+{
+	sigset_t old;
+	int rc;
+
+	guard_on(&old);
+	rc = do_fetch(im, uid, max_size, data, len, err);
+	guard_off(&old);
+	return rc;
+}
+
+int
+imap_ensure_mailbox(struct imap *im, const char *mailbox,
+    char err[BOTU_ERRLEN])
+{
+	sigset_t old;
+	int rc;
+
+	guard_on(&old);
+	rc = do_ensure_mailbox(im, mailbox, err);
+	guard_off(&old);
+	return rc;
+}
+
+int
+imap_move(struct imap *im, uint32_t uid, const char *mailbox,
+    char err[BOTU_ERRLEN])
+{
+	sigset_t old;
+	int rc;
+
+	guard_on(&old);
+	rc = do_move(im, uid, mailbox, err);
+	guard_off(&old);
+	return rc;
+}
+
+int
+imap_add_keyword(struct imap *im, uint32_t uid, const char *keyword,
+    char err[BOTU_ERRLEN])
+{
+	sigset_t old;
+	int rc;
+
+	guard_on(&old);
+	rc = do_add_keyword(im, uid, keyword, err);
+	guard_off(&old);
+	return rc;
+}
+
+int
+imap_has_keyword(struct imap *im, uint32_t uid, const char *keyword,
+    char err[BOTU_ERRLEN])
+{
+	sigset_t old;
+	int rc;
+
+	guard_on(&old);
+	rc = do_has_keyword(im, uid, keyword, err);
+	guard_off(&old);
+	return rc;
+}
+
+int
+imap_wait(struct imap *im, int timeout_s, int wake_fd,
+    char err[BOTU_ERRLEN])
+{
+	sigset_t old;
+	int rc;
+
+	guard_on(&old);
+	im->waitmask = &old;
+	rc = do_wait(im, timeout_s, wake_fd, err);
+	im->waitmask = NULL;
+	guard_off(&old);
+	return rc;
 }
 
 int
 imap_noop(struct imap *im, char err[BOTU_ERRLEN])
 {
-	int r, rc;
+	sigset_t old;
+	int rc;
 
-	rc = ready(im, err);
-	if (rc != BOTU_OK)
-		return rc;
-	r = mailimap_noop(im->mi);
-	if (r != MAILIMAP_NO_ERROR)
-		return fail(im, r, "NOOP", err);
-	return BOTU_OK;
+	guard_on(&old);
+	rc = do_noop(im, err);
+	guard_off(&old);
+	return rc;
 }

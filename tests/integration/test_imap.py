@@ -632,6 +632,24 @@ class ProtoTests(unittest.TestCase):
         self.assertPassed(result, tr)
         self.assertEqual(answers[2]["rc"], 1, answers[2])
 
+    def test_signal_during_command_keeps_connection(self):
+        # libetpan 1.9.4 takes EINTR in its select() for a broken stream;
+        # the driver's timer signal arrives while the server still thinks
+        # about the NOOP, and the session must survive it.
+        script = (greeting("AUTH=PLAIN") + login("UIDPLUS") + SELECT +
+                  "C: (?P<tag>\\S+) NOOP\n"
+                  "SLEEP 1\n"
+                  "S: ${tag} OK NOOP completed\n"
+                  "C: (?P<tag>\\S+) NOOP\n"
+                  "S: ${tag} OK NOOP completed\n" + LOGOUT)
+        answers, result, tr, _ = self.run_script(
+            script, ["connect", "select INBOX", "wait 1 1500", "noop",
+                     "logout"])
+        self.assertPassed(result, tr)
+        self.assertEqual(answers[2]["rc"], 1, answers[2])
+        self.assertGreaterEqual(answers[2]["elapsed"], 1.9)
+        self.assertEqual(answers[3]["status"], "OK", answers[3])
+
     def test_no_idle_wake_skips_noop(self):
         # The LOGOUT after the wait is the next line: no NOOP in between.
         script = (greeting("AUTH=PLAIN") + login("UIDPLUS") + SELECT +
