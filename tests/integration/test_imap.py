@@ -176,9 +176,10 @@ class ProtoTests(unittest.TestCase):
         self.dir = tempfile.mkdtemp(dir=self.tmp)
 
     def run_script(self, script, commands, security="tls", cert="good",
-                   debug=False, timeout=15, **conf):
+                   debug=False, timeout=15, hook=None, **conf):
         """Plays script against the driver running commands; returns
-        (answers, result, transcript, driver log)."""
+        (answers, result, transcript, driver log). hook(i, answer, srv)
+        runs after each answer."""
         tls = security == "tls"
         srv = proto.ProtoServer(script,
                                 cert=getattr(self.certs, cert + "_cert"),
@@ -189,7 +190,11 @@ class ProtoTests(unittest.TestCase):
                               **conf)
             drv = Driver(path, debug=debug)
             try:
-                answers = [drv.send(c) for c in commands]
+                answers = []
+                for i, c in enumerate(commands):
+                    answers.append(drv.send(c))
+                    if hook:
+                        hook(i, answers[-1], srv)
             finally:
                 log = drv.close()
             result = srv.wait()
@@ -292,6 +297,26 @@ class ProtoTests(unittest.TestCase):
         self.assertEqual(answers[0]["status"], "OK", answers[0])
         self.assertEqual(answers[0]["caps"],
                          {"idle": 1, "move": 0, "uidplus": 0})
+
+    def test_tcp_keepalive_is_on(self):
+        # libetpan 1.9.4 sets none; imap.c does, so a dead peer is noticed
+        # during a long IDLE. ss shows the socket's keepalive timer.
+        seen = []
+
+        def look(i, answer, srv):
+            if i == 0:
+                out = subprocess.run(
+                    ["ss", "-tnoH", "state", "established",
+                     f"( dport = :{srv.port} )"], stdout=subprocess.PIPE,
+                    text=True).stdout
+                seen.append(out)
+
+        script = greeting("AUTH=PLAIN") + login("UIDPLUS") + LOGOUT
+        answers, result, tr, _ = self.run_script(
+            script, ["connect", "logout"], hook=look)
+        self.assertPassed(result, tr)
+        self.assertEqual(answers[0]["status"], "OK")
+        self.assertRegex(seen[0], r"timer:\(keepalive,(59|60)sec")
 
     def test_logindisabled_no_login(self):
         script = greeting("LOGINDISABLED AUTH=PLAIN") + "EXPECT-CLOSE 5\n"
