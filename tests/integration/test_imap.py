@@ -686,5 +686,283 @@ class ProtoTests(unittest.TestCase):
         self.assertLess(answers[2]["elapsed"], 1)
 
 
+# ---------------------------------------------------------------- Dovecot
+
+def server_env():
+    """The BOTU_TEST_* values of the running tests/servers.sh instance."""
+    return {k: v for k, v in os.environ.items() if k.startswith("BOTU_TEST_")}
+
+
+MESSAGE = ("From: Annerike <annerike@lsabewoners.nl>\r\n"
+           "To: buurt@lsabewoners.nl\r\n"
+           "Subject: {subject}\r\n"
+           "Message-ID: <{mid}@lsabewoners.nl>\r\n"
+           "Date: Mon, 1 Jan 2024 10:00:00 +0100\r\n"
+           "\r\n"
+           "{body}\r\n")
+
+
+class DovecotTests(unittest.TestCase):
+    """Against the real Dovecot of tests/servers.sh, checked with imaplib."""
+
+    counter = 0
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(DRIVER, os.X_OK):
+            raise unittest.SkipTest(f"{DRIVER} not built")
+        cls.env = server_env()
+        if "BOTU_TEST_IMAPS_PORT" not in cls.env:
+            raise unittest.SkipTest("no servers: run tests/integration/"
+                                    "run.sh (it starts tests/servers.sh)")
+        cls.host = cls.env["BOTU_TEST_HOST"]
+        cls.ca = cls.env["BOTU_TEST_CA"]
+        cls.password = cls.env["BOTU_TEST_PASSWORD"]
+        cls.tmp = tempfile.mkdtemp(prefix="botu-imap-dovecot-")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        # Any user logs in (static passdb) and gets a fresh Maildir: one
+        # user per test keeps the tests apart.
+        DovecotTests.counter += 1
+        self.user = (f"imap{os.getpid()}x{DovecotTests.counter}"
+                     "@botu.test")
+        self.dir = tempfile.mkdtemp(dir=self.tmp)
+        self.drivers = []
+
+    def tearDown(self):
+        for d in self.drivers:
+            d.close()
+
+    def conf(self, port_key="BOTU_TEST_IMAPS_PORT", security="tls",
+             host=None, password=None):
+        return write_conf(self.dir, self.env[port_key], security, self.ca,
+                          host=host or self.host, user=self.user,
+                          password=password or self.password)
+
+    def driver(self, debug=False, **kw):
+        d = Driver(self.conf(**kw), debug=debug)
+        self.drivers.append(d)
+        return d
+
+    def imap(self):
+        """imaplib over IMAPS, trusting the test CA."""
+        import imaplib
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.ca)
+        m = imaplib.IMAP4_SSL(self.host, int(self.env["BOTU_TEST_IMAPS_PORT"]),
+                              ssl_context=ctx)
+        m.login(self.user, self.password)
+        return m
+
+    def append(self, mid, subject="hello", body="Hoi allemaal", box="INBOX",
+               flags=None):
+        """Puts a message into the user's mailbox; returns (uid, text)."""
+        text = MESSAGE.format(subject=subject, mid=mid, body=body)
+        m = self.imap()
+        try:
+            m.create(box)
+            typ, data = m.append(box, flags, None, text.encode())
+            self.assertEqual(typ, "OK", data)
+            # RFC 4315: [APPENDUID uidvalidity uid]
+            uid = int(data[0].decode().split("APPENDUID ")[1].split()[1]
+                      .rstrip("]"))
+        finally:
+            m.logout()
+        return uid, text
+
+    def flags(self, uid, box="INBOX"):
+        m = self.imap()
+        try:
+            m.select(box, readonly=True)
+            typ, data = m.uid("FETCH", str(uid), "(FLAGS)")
+            self.assertEqual(typ, "OK")
+            return b" ".join(x for x in data if x).decode()
+        finally:
+            m.logout()
+
+    def uids(self, box):
+        m = self.imap()
+        try:
+            typ, _ = m.select(box, readonly=True)
+            self.assertEqual(typ, "OK")
+            typ, data = m.uid("SEARCH", "ALL")
+            return [int(x) for x in data[0].split()]
+        finally:
+            m.logout()
+
+    def connected(self, **kw):
+        d = self.driver(**kw)
+        a = d.send("connect")
+        self.assertEqual(a["status"], "OK", a)
+        return d
+
+    # -- TLS and login -------------------------------------------------------
+
+    def test_login_imaps(self):
+        d = self.driver()
+        a = d.send("connect")
+        self.assertEqual(a["status"], "OK", a)
+        self.assertEqual(a["caps"], {"idle": 1, "move": 1, "uidplus": 1})
+
+    def test_login_imaps_by_name(self):
+        # localhost: the DNS name entry of the certificate, and SNI.
+        a = self.driver(host="localhost").send("connect")
+        self.assertEqual(a["status"], "OK", a)
+
+    def test_login_starttls(self):
+        d = self.driver(debug=True, port_key="BOTU_TEST_IMAP_PORT",
+                        security="starttls")
+        a = d.send("connect")
+        self.assertEqual(a["status"], "OK", a)
+        self.assertEqual(a["caps"], {"idle": 1, "move": 1, "uidplus": 1})
+        d.send("logout")
+        log = d.close()
+        self.drivers.remove(d)
+        self.assertIn("STARTTLS", log)
+        self.assertNotIn(self.password, log)
+
+    def test_wrong_host_refused(self):
+        a = self.driver(port_key="BOTU_TEST_IMAPS_WRONG_PORT").send("connect")
+        self.assertEqual(a["status"], "ECONFIG", a)
+        self.assertIn("the certificate is for wrong.example, not 127.0.0.1",
+                      a["err"])
+
+    def test_wrong_password_is_eauth(self):
+        a = self.driver(password="not-the-password").send("connect")
+        self.assertEqual(a["status"], "EAUTH", a)
+        self.assertIn("Authentication failed", a["err"])
+
+    # -- reading leaves mail unseen ------------------------------------------
+
+    def test_list_and_fetch_leave_messages_unseen(self):
+        u1, t1 = self.append("one", body="eerste")
+        u2, t2 = self.append("two", body="tweede " * 50)
+        d = self.connected()
+        sel = d.send("select INBOX")
+        self.assertEqual(sel["status"], "OK", sel)
+        self.assertEqual((sel["exists"], sel["uidnext"], sel["keywords"]),
+                         (2, u2 + 1, 1))
+        self.assertGreater(sel["uidvalidity"], 0)
+        lst = d.send("list 0")
+        self.assertEqual([(m["uid"], m["size"], m["message_id"])
+                          for m in lst["messages"]],
+                         [(u1, len(t1), "<one@lsabewoners.nl>"),
+                          (u2, len(t2), "<two@lsabewoners.nl>")])
+        f1 = d.send(f"fetch {u1}")
+        self.assertEqual(f1["data"], t1)
+        f2 = d.send(f"fetch {u2}")
+        self.assertEqual(f2["data"], t2)
+        for uid in (u1, u2):
+            self.assertNotIn("\\Seen", self.flags(uid))
+
+    def test_fetch_larger_than_max_is_refused(self):
+        uid, text = self.append("big", body="x" * 5000)
+        d = self.connected()
+        d.send("select INBOX")
+        a = d.send(f"fetch {uid} 1000")
+        self.assertEqual(a["status"], "EPERM", a)
+        self.assertIn(f"{len(text)} octets", a["err"])
+
+    def test_uid_fetch_above_highest_returns_nothing(self):
+        u1, _ = self.append("a1")
+        u2, _ = self.append("a2")
+        d = self.connected()
+        d.send("select INBOX")
+        # "u2+1:*" matches u2 on the server (RFC 3501 §6.4.8).
+        self.assertEqual(d.send(f"list {u2}")["messages"], [])
+        self.assertEqual(d.send(f"list {u2 + 100}")["messages"], [])
+        self.assertEqual([m["uid"] for m in d.send(f"list {u1}")["messages"]],
+                         [u2])
+
+    def test_list_empty_mailbox(self):
+        d = self.connected()
+        sel = d.send("select INBOX")
+        self.assertEqual((sel["exists"], sel["status"]), (0, "OK"), sel)
+        a = d.send("list 0")
+        self.assertEqual((a["status"], a["messages"]), ("OK", []), a)
+
+    def test_list_since(self):
+        u1, _ = self.append("s1")
+        d = self.connected()
+        d.send("select INBOX")
+        now = int(time.time())
+        a = d.send(f"since {now - 86400}")
+        self.assertEqual([m["uid"] for m in a["messages"]], [u1], a)
+        self.assertLess(abs(a["messages"][0]["internaldate"] - now), 300)
+        self.assertEqual(d.send(f"since {now + 3 * 86400}")["messages"], [])
+
+    def test_fetch_expunged_is_eperm(self):
+        d = self.connected()
+        d.send("select INBOX")
+        a = d.send("fetch 4242")
+        self.assertEqual(a["status"], "EPERM", a)
+        self.assertIn("gone", a["err"])
+        self.assertEqual(d.send("noop")["status"], "OK")
+
+    # -- changing --------------------------------------------------------------
+
+    def test_move_to_created_done_mailbox(self):
+        ua, _ = self.append("move-me")
+        ub, _ = self.append("someone-elses", flags="(\\Deleted)")
+        d = self.connected()
+        d.send("select INBOX")
+        self.assertEqual(d.send("ensure botu-done")["status"], "OK")
+        self.assertEqual(d.send("ensure botu-done")["status"], "OK")
+        a = d.send(f"move {ua} botu-done")
+        self.assertEqual(a["status"], "OK", a)
+        # Gone from INBOX; another client's \Deleted mail is still there.
+        self.assertEqual(self.uids("INBOX"), [ub])
+        m = self.imap()
+        try:
+            m.select("botu-done", readonly=True)
+            typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS "
+                                "(MESSAGE-ID)])")
+            self.assertIn(b"<move-me@lsabewoners.nl>", data[0][1])
+        finally:
+            m.logout()
+
+    def test_keyword_flag(self):
+        u1, _ = self.append("k1")
+        u2, _ = self.append("k2")
+        d = self.connected()
+        d.send("select INBOX")
+        self.assertEqual(d.send(f"has {u1} $BotuDone")["rc"], 0)
+        self.assertEqual(d.send(f"keyword {u1} $BotuDone")["status"], "OK")
+        self.assertEqual(d.send(f"has {u1} $BotuDone")["rc"], 1)
+        self.assertEqual(d.send(f"has {u2} $BotuDone")["rc"], 0)
+        self.assertIn("$BotuDone", self.flags(u1))
+        self.assertNotIn("\\Seen", self.flags(u1))
+        self.assertNotIn("$BotuDone", self.flags(u2))
+
+    # -- waiting -------------------------------------------------------------
+
+    def test_idle_wakes_when_mail_arrives(self):
+        self.append("before")
+        d = self.driver(debug=True)
+        self.assertEqual(d.send("connect")["status"], "OK")
+        d.send("select INBOX")
+        d.start("wait 60")
+        d.wait_log("imap S: + idling")
+        t0 = time.monotonic()
+        self.deliver("fresh")
+        a = d.finish()
+        self.assertEqual(a["rc"], 1, a)
+        self.assertLess(time.monotonic() - t0, 20)
+        ids = [m["message_id"] for m in d.send("list 1")["messages"]]
+        self.assertEqual(ids, ["<fresh@lsabewoners.nl>"])
+
+    def deliver(self, mid):
+        """A mail through Postfix (SMTP, then LMTP into Dovecot)."""
+        import smtplib
+        text = MESSAGE.format(subject="new", mid=mid, body="net binnen")
+        with smtplib.SMTP(self.host, int(self.env["BOTU_TEST_SMTP_PORT"]),
+                          timeout=10) as s:
+            s.sendmail("annerike@lsabewoners.nl", [self.user], text)
+
+
 if __name__ == "__main__":
     unittest.main()
