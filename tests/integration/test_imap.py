@@ -33,6 +33,11 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 
 import proto  # noqa: E402
 
+try:
+    import botutest  # noqa: E402
+except ImportError:  # the servers part is not there: DovecotTests skip
+    botutest = None
+
 DRIVER = os.environ.get("BOTU_IMAP_DRIVER",
                         os.path.join(ROOT, "build", "tests", "imap_driver"))
 PASSWORD = "s3cret-Pass"
@@ -688,11 +693,6 @@ class ProtoTests(unittest.TestCase):
 
 # ---------------------------------------------------------------- Dovecot
 
-def server_env():
-    """The BOTU_TEST_* values of the running tests/servers.sh instance."""
-    return {k: v for k, v in os.environ.items() if k.startswith("BOTU_TEST_")}
-
-
 MESSAGE = ("From: Annerike <annerike@lsabewoners.nl>\r\n"
            "To: buurt@lsabewoners.nl\r\n"
            "Subject: {subject}\r\n"
@@ -702,7 +702,7 @@ MESSAGE = ("From: Annerike <annerike@lsabewoners.nl>\r\n"
            "{body}\r\n")
 
 
-class DovecotTests(unittest.TestCase):
+class DovecotTests(botutest.ServersTestCase if botutest else unittest.TestCase):
     """Against the real Dovecot of tests/servers.sh, checked with imaplib."""
 
     counter = 0
@@ -711,18 +711,16 @@ class DovecotTests(unittest.TestCase):
     def setUpClass(cls):
         if not os.access(DRIVER, os.X_OK):
             raise unittest.SkipTest(f"{DRIVER} not built")
-        cls.env = server_env()
-        if "BOTU_TEST_IMAPS_PORT" not in cls.env:
-            raise unittest.SkipTest("no servers: run tests/integration/"
-                                    "run.sh (it starts tests/servers.sh)")
-        cls.host = cls.env["BOTU_TEST_HOST"]
-        cls.ca = cls.env["BOTU_TEST_CA"]
-        cls.password = cls.env["BOTU_TEST_PASSWORD"]
+        if botutest is None:
+            raise unittest.SkipTest("tests/integration/lib/botutest.py "
+                                    "is missing")
+        super().setUpClass()
         cls.tmp = tempfile.mkdtemp(prefix="botu-imap-dovecot-")
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
+        super().tearDownClass()
 
     def setUp(self):
         # Any user logs in (static passdb) and gets a fresh Maildir: one
@@ -737,62 +735,14 @@ class DovecotTests(unittest.TestCase):
         for d in self.drivers:
             d.close()
 
-    def conf(self, port_key="BOTU_TEST_IMAPS_PORT", security="tls",
-             host=None, password=None):
-        return write_conf(self.dir, self.env[port_key], security, self.ca,
-                          host=host or self.host, user=self.user,
-                          password=password or self.password)
-
-    def driver(self, debug=False, **kw):
-        d = Driver(self.conf(**kw), debug=debug)
+    def driver(self, debug=False, port="imaps", security="tls",
+               host="127.0.0.1", password=None):
+        path = write_conf(self.dir, self.servers.port(port), security,
+                          self.servers.ca, host=host, user=self.user,
+                          password=password or self.servers.password)
+        d = Driver(path, debug=debug)
         self.drivers.append(d)
         return d
-
-    def imap(self):
-        """imaplib over IMAPS, trusting the test CA."""
-        import imaplib
-        import ssl
-        ctx = ssl.create_default_context(cafile=self.ca)
-        m = imaplib.IMAP4_SSL(self.host, int(self.env["BOTU_TEST_IMAPS_PORT"]),
-                              ssl_context=ctx)
-        m.login(self.user, self.password)
-        return m
-
-    def append(self, mid, subject="hello", body="Hoi allemaal", box="INBOX",
-               flags=None):
-        """Puts a message into the user's mailbox; returns (uid, text)."""
-        text = MESSAGE.format(subject=subject, mid=mid, body=body)
-        m = self.imap()
-        try:
-            m.create(box)
-            typ, data = m.append(box, flags, None, text.encode())
-            self.assertEqual(typ, "OK", data)
-            # RFC 4315: [APPENDUID uidvalidity uid]
-            uid = int(data[0].decode().split("APPENDUID ")[1].split()[1]
-                      .rstrip("]"))
-        finally:
-            m.logout()
-        return uid, text
-
-    def flags(self, uid, box="INBOX"):
-        m = self.imap()
-        try:
-            m.select(box, readonly=True)
-            typ, data = m.uid("FETCH", str(uid), "(FLAGS)")
-            self.assertEqual(typ, "OK")
-            return b" ".join(x for x in data if x).decode()
-        finally:
-            m.logout()
-
-    def uids(self, box):
-        m = self.imap()
-        try:
-            typ, _ = m.select(box, readonly=True)
-            self.assertEqual(typ, "OK")
-            typ, data = m.uid("SEARCH", "ALL")
-            return [int(x) for x in data[0].split()]
-        finally:
-            m.logout()
 
     def connected(self, **kw):
         d = self.driver(**kw)
@@ -800,11 +750,22 @@ class DovecotTests(unittest.TestCase):
         self.assertEqual(a["status"], "OK", a)
         return d
 
+    def append(self, mid, body="Hoi allemaal", flags=()):
+        """Puts a message into the user's INBOX; returns (uid, text)."""
+        text = MESSAGE.format(subject="hallo", mid=mid, body=body)
+        return self.servers.append(self.user, text.encode(),
+                                   flags=flags), text
+
+    def mails(self, mailbox="INBOX"):
+        return self.servers.fetch_all(self.user, mailbox)
+
+    def flags(self, uid):
+        return [m.flags for m in self.mails() if m.uid == uid][0]
+
     # -- TLS and login -------------------------------------------------------
 
     def test_login_imaps(self):
-        d = self.driver()
-        a = d.send("connect")
+        a = self.driver().send("connect")
         self.assertEqual(a["status"], "OK", a)
         self.assertEqual(a["caps"], {"idle": 1, "move": 1, "uidplus": 1})
 
@@ -814,19 +775,19 @@ class DovecotTests(unittest.TestCase):
         self.assertEqual(a["status"], "OK", a)
 
     def test_login_starttls(self):
-        d = self.driver(debug=True, port_key="BOTU_TEST_IMAP_PORT",
-                        security="starttls")
+        d = self.driver(debug=True, port="imap", security="starttls")
         a = d.send("connect")
         self.assertEqual(a["status"], "OK", a)
         self.assertEqual(a["caps"], {"idle": 1, "move": 1, "uidplus": 1})
         d.send("logout")
-        log = d.close()
         self.drivers.remove(d)
+        log = d.close()
         self.assertIn("STARTTLS", log)
-        self.assertNotIn(self.password, log)
+        self.assertIn("octets of login not shown", log)
+        self.assertNotIn(self.servers.password, log)
 
     def test_wrong_host_refused(self):
-        a = self.driver(port_key="BOTU_TEST_IMAPS_WRONG_PORT").send("connect")
+        a = self.driver(port="imaps_wrong").send("connect")
         self.assertEqual(a["status"], "ECONFIG", a)
         self.assertIn("the certificate is for wrong.example, not 127.0.0.1",
                       a["err"])
@@ -852,12 +813,10 @@ class DovecotTests(unittest.TestCase):
                           for m in lst["messages"]],
                          [(u1, len(t1), "<one@lsabewoners.nl>"),
                           (u2, len(t2), "<two@lsabewoners.nl>")])
-        f1 = d.send(f"fetch {u1}")
-        self.assertEqual(f1["data"], t1)
-        f2 = d.send(f"fetch {u2}")
-        self.assertEqual(f2["data"], t2)
-        for uid in (u1, u2):
-            self.assertNotIn("\\Seen", self.flags(uid))
+        self.assertEqual(d.send(f"fetch {u1}")["data"], t1)
+        self.assertEqual(d.send(f"fetch {u2}")["data"], t2)
+        for m in self.mails():
+            self.assertNotIn("\\Seen", m.flags)
 
     def test_fetch_larger_than_max_is_refused(self):
         uid, text = self.append("big", body="x" * 5000)
@@ -881,7 +840,7 @@ class DovecotTests(unittest.TestCase):
     def test_list_empty_mailbox(self):
         d = self.connected()
         sel = d.send("select INBOX")
-        self.assertEqual((sel["exists"], sel["status"]), (0, "OK"), sel)
+        self.assertEqual((sel["status"], sel["exists"]), ("OK", 0), sel)
         a = d.send("list 0")
         self.assertEqual((a["status"], a["messages"]), ("OK", []), a)
 
@@ -907,7 +866,7 @@ class DovecotTests(unittest.TestCase):
 
     def test_move_to_created_done_mailbox(self):
         ua, _ = self.append("move-me")
-        ub, _ = self.append("someone-elses", flags="(\\Deleted)")
+        ub, _ = self.append("someone-elses", flags=("\\Deleted",))
         d = self.connected()
         d.send("select INBOX")
         self.assertEqual(d.send("ensure botu-done")["status"], "OK")
@@ -915,15 +874,11 @@ class DovecotTests(unittest.TestCase):
         a = d.send(f"move {ua} botu-done")
         self.assertEqual(a["status"], "OK", a)
         # Gone from INBOX; another client's \Deleted mail is still there.
-        self.assertEqual(self.uids("INBOX"), [ub])
-        m = self.imap()
-        try:
-            m.select("botu-done", readonly=True)
-            typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS "
-                                "(MESSAGE-ID)])")
-            self.assertIn(b"<move-me@lsabewoners.nl>", data[0][1])
-        finally:
-            m.logout()
+        self.assertEqual([m.uid for m in self.mails()], [ub])
+        done = self.mails("botu-done")
+        self.assertEqual([m.msg["Message-ID"] for m in done],
+                         ["<move-me@lsabewoners.nl>"])
+        self.assertNotIn("\\Seen", done[0].flags)
 
     def test_keyword_flag(self):
         u1, _ = self.append("k1")
@@ -948,20 +903,15 @@ class DovecotTests(unittest.TestCase):
         d.start("wait 60")
         d.wait_log("imap S: + idling")
         t0 = time.monotonic()
-        self.deliver("fresh")
+        # Through Postfix (SMTP, then LMTP into Dovecot), as in real life.
+        self.servers.send("annerike@lsabewoners.nl", self.user,
+                          MESSAGE.format(subject="nieuw", mid="fresh",
+                                         body="net binnen").encode())
         a = d.finish()
         self.assertEqual(a["rc"], 1, a)
         self.assertLess(time.monotonic() - t0, 20)
         ids = [m["message_id"] for m in d.send("list 1")["messages"]]
         self.assertEqual(ids, ["<fresh@lsabewoners.nl>"])
-
-    def deliver(self, mid):
-        """A mail through Postfix (SMTP, then LMTP into Dovecot)."""
-        import smtplib
-        text = MESSAGE.format(subject="new", mid=mid, body="net binnen")
-        with smtplib.SMTP(self.host, int(self.env["BOTU_TEST_SMTP_PORT"]),
-                          timeout=10) as s:
-            s.sendmail("annerike@lsabewoners.nl", [self.user], text)
 
 
 if __name__ == "__main__":
