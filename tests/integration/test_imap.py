@@ -15,6 +15,7 @@ tests/integration/lib/botutest.py) and check the results with imaplib.
 Run with Debian's /usr/bin/python3: tests/integration/run.sh does.
 """
 
+import base64
 import json
 import os
 import queue
@@ -339,6 +340,44 @@ class ProtoTests(unittest.TestCase):
         self.assertPassed(result, tr)
         self.assertEqual(answers[0]["status"], "EAUTH")
         self.assertIn("Authentication failed.", answers[0]["err"])
+
+    def test_xoauth2(self):
+        script = (greeting("AUTH=PLAIN AUTH=XOAUTH2") +
+                  "C: (?P<tag>\\S+) AUTHENTICATE XOAUTH2 (?P<ir>\\S+)\n"
+                  "S: ${tag} OK [CAPABILITY IMAP4rev1 UIDPLUS] Hello\n" +
+                  LOGOUT)
+        answers, result, tr, log = self.run_script(
+            script, ["connect", "logout"], auth="xoauth2", debug=True)
+        self.assertPassed(result, tr)
+        self.assertEqual(answers[0]["status"], "OK", answers[0])
+        # The SASL initial response of XOAUTH2 carries the token.
+        ir = base64.b64decode(result["vars"]["ir"]).decode()
+        self.assertEqual(ir, f"user={USER}\x01auth=Bearer {PASSWORD}"
+                         "\x01\x01")
+        self.assertNotIn(result["vars"]["ir"], log)
+
+    def test_xoauth2_refused_is_eauth(self):
+        # The server's error comes as a continuation; the client answers
+        # with an empty line and gets the NO.
+        script = (greeting("AUTH=XOAUTH2") +
+                  "C: (?P<tag>\\S+) AUTHENTICATE XOAUTH2 \\S+\n"
+                  "S: + eyJzdGF0dXMiOiI0MDEifQ==\n"
+                  "C: \n"
+                  "S: ${tag} NO [AUTHENTICATIONFAILED] Invalid "
+                  "credentials (Failure)\n" + LOGOUT)
+        answers, result, tr, _ = self.run_script(script, ["connect"],
+                                                 auth="xoauth2")
+        self.assertPassed(result, tr)
+        self.assertEqual(answers[0]["status"], "EAUTH", answers[0])
+        self.assertIn("Invalid credentials", answers[0]["err"])
+
+    def test_xoauth2_not_offered(self):
+        script = greeting("AUTH=PLAIN") + "EXPECT-CLOSE 5\n"
+        answers, result, tr, _ = self.run_script(script, ["connect"],
+                                                 auth="xoauth2")
+        self.assertPassed(result, tr)
+        self.assertEqual(answers[0]["status"], "ECONFIG", answers[0])
+        self.assertIn("AUTH=XOAUTH2", answers[0]["err"])
 
     def test_capability_after_login_when_ok_has_none(self):
         # RFC 3501 §6.2.3: the list may change after login; here MOVE
