@@ -48,6 +48,7 @@ SRCS	+= src/dates.c
 SRCS	+= src/db.c
 SRCS	+= src/deliver.c
 SRCS	+= src/handle.c
+SRCS	+= src/imap.c
 SRCS	+= src/intake.c
 SRCS	+= src/log.c
 SRCS	+= src/mailout.c
@@ -57,6 +58,7 @@ SRCS	+= src/msgworker.c
 SRCS	+= src/outbox.c
 SRCS	+= src/template.c
 SRCS	+= src/textclean.c
+SRCS	+= src/tls.c
 SRCS	+= src/token.c
 SRCS	+= src/util.c
 
@@ -72,7 +74,8 @@ else
 PROG	 = $(BUILD)/botu
 endif
 
-.PHONY: all asan check check-run unit integration demo lint bench clean deps
+.PHONY: all asan check check-run unit integration demo lint bench clean deps \
+	drivers
 
 all: $(PROG)
 
@@ -92,6 +95,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	$(CC) $(ALLCFLAGS) $(ALLLDFLAGS) -Itests/unit -o $@ $< $(LIB) \
 	    $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+# Small programs that drive one module from the integration tests.
+DRIVERS	 = $(BUILD)/tests/imap_driver
+
+$(BUILD)/tests/%_driver: tests/integration/%_driver.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) $(ALLLDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+drivers: $(DRIVERS)
+
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu
 
@@ -103,7 +115,7 @@ deps:
 check: deps
 	$(MAKE) check-run
 
-check-run: all lint
+check-run: all lint drivers
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu unit
 	tests/integration/run.sh
 
@@ -114,7 +126,7 @@ unit: $(PROG) $(UNIT_BINS)
 	    echo "== $$t"; BOTU_SRCDIR=$(CURDIR) BOTU_EXE=$(CURDIR)/$(PROG) \
 	    BOTU_CORPUS=$(CURDIR)/../shared/corpora $$t; done
 
-integration: all
+integration: all drivers
 	tests/integration/run.sh
 
 demo: deps
