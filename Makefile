@@ -38,6 +38,7 @@ SRCS	+= src/config.c
 SRCS	+= src/db.c
 SRCS	+= src/log.c
 SRCS	+= src/members.c
+SRCS	+= src/smtp.c
 SRCS	+= src/util.c
 
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)
@@ -52,7 +53,8 @@ else
 PROG	 = $(BUILD)/botu
 endif
 
-.PHONY: all asan check check-run unit integration demo lint bench clean deps
+.PHONY: all asan check check-run unit integration demo lint bench clean deps \
+	drivers
 
 all: $(PROG)
 
@@ -72,6 +74,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	$(CC) $(ALLCFLAGS) $(ALLLDFLAGS) -Itests/unit -o $@ $< $(LIB) \
 	    $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+# Drives smtp.c from tests/integration/test_smtp.py.
+DRIVERS	 = $(BUILD)/tests/smtp_driver
+
+$(BUILD)/tests/smtp_driver: tests/integration/smtp_driver.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) $(ALLLDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+drivers: $(DRIVERS)
+
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu
 
@@ -83,7 +94,7 @@ deps:
 check: deps
 	$(MAKE) check-run
 
-check-run: all lint
+check-run: all lint drivers
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu unit
 	tests/integration/run.sh
 
@@ -91,7 +102,7 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do \
 	    echo "== $$t"; BOTU_SRCDIR=$(CURDIR) $$t; done
 
-integration: all
+integration: all drivers
 	tests/integration/run.sh
 
 demo: deps
