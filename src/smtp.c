@@ -58,6 +58,7 @@ smtp_trace_reset(struct smtp_trace *t)
 	t->stage = SMTP_STAGE_CONNECT;
 	t->code = 0;
 	t->reply[0] = '\0';
+	t->quit = 0;
 }
 
 /* Copies one line for the log or a result; controls become '?'. */
@@ -91,6 +92,16 @@ is_word(const char *s, size_t n, const char *word)
 static void
 trace_in(struct smtp_trace *t, const char *s, size_t n)
 {
+	char line[BOTU_ERRLEN];
+
+	/* libcurl says QUIT after a refusal: keep the refusal. */
+	if (t->quit) {
+		if (log_debug_enabled()) {
+			copy_line(line, sizeof(line), s, n);
+			log_debug("smtp %s: < %s", t->host, line);
+		}
+		return;
+	}
 	copy_line(t->reply, sizeof(t->reply), s, n);
 	if (n >= 3 && isdigit((unsigned char)s[0]) &&
 	    isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]))
@@ -131,6 +142,8 @@ trace_out(struct smtp_trace *t, const char *s, size_t n)
 		t->stage = SMTP_STAGE_RCPT;
 	else if (is_word(s, n, "DATA"))
 		t->stage = SMTP_STAGE_DATA;
+	else if (is_word(s, n, "QUIT"))
+		t->quit = 1;
 	if (log_debug_enabled()) {
 		copy_line(line, sizeof(line), s, n);
 		log_debug("smtp %s: > %s", t->host, line);
@@ -589,6 +602,19 @@ out:
 	return BOTU_OK;
 }
 
+/*
+ * libcurl closes a CONNECT_ONLY connection without QUIT; say it ourselves
+ * (RFC 5321 §4.1.1.10), through TLS, and do not wait for the 221.
+ */
+static void
+say_quit(struct smtp_conn *c)
+{
+	size_t sent = 0;
+
+	if (curl_easy_send(c->curl, "QUIT\r\n", 6, &sent) == CURLE_OK)
+		log_debug("smtp %s: > QUIT", c->host);
+}
+
 int
 smtp_check(const struct botu_conf *conf, char err[BOTU_ERRLEN])
 {
@@ -609,6 +635,8 @@ smtp_check(const struct botu_conf *conf, char err[BOTU_ERRLEN])
 	curl_easy_setopt(c->curl, CURLOPT_CONNECT_ONLY, 1L);
 	rc = perform(c, "", 0, &code, &reused);
 	smtp_classify(rc, code, &c->trace, c->host, c->port, c->errbuf, &res);
+	if (res.outcome == SMTP_SENT)
+		say_quit(c);
 	if (res.outcome == SMTP_SENT)
 		ret = BOTU_OK;
 	else if (rc == CURLE_LOGIN_DENIED)

@@ -283,9 +283,16 @@ test_trace_stages(void **state)
 	feed(&t, SMTP_DIR_IN, "550 5.1.1 no");
 	assert_int_equal(t.code, 550);
 	assert_string_equal(t.reply, "550 5.1.1 no");
-	/* QUIT does not hide where it went wrong. */
+	/* QUIT and its 221 do not hide where and why it went wrong. */
 	feed(&t, SMTP_DIR_OUT, "QUIT\r\n");
+	feed(&t, SMTP_DIR_IN, "221 2.0.0 Bye\r\n");
 	assert_int_equal(t.stage, SMTP_STAGE_DATA);
+	assert_int_equal(t.code, 550);
+	assert_string_equal(t.reply, "550 5.1.1 no");
+	/* A new transfer starts clean. */
+	smtp_trace_reset(&t);
+	feed(&t, SMTP_DIR_IN, "250 ok\r\n");
+	assert_int_equal(t.code, 250);
 }
 
 /* STYLE.md §7.7: no credential in the debug log, whatever the mechanism. */
