@@ -23,7 +23,7 @@ struct smtp_trace {
 	enum smtp_stage	 stage;	/* of the last command sent */
 	int		 code;	/* of the last reply line, 0: none */
 	char		 reply[BOTU_ERRLEN]; /* the last reply line */
-	int		 quit;	/* QUIT sent: "221 Bye" is not the answer */
+	int		 quit;	/* QUIT sent: its 221 is no answer */
 	const char	*host;	/* borrowed; names the debug log */
 };
 
