@@ -281,10 +281,11 @@ classify_ours(int rc, const struct smtp_trace *t, const char *host,
 	switch (rc) {
 	case CURLE_LOGIN_DENIED:
 		res->stage = SMTP_STAGE_AUTH;
-		res->code = t->code;
+		res->code = t->code >= 400 ? t->code : 0;
+		/* No 4xx/5xx seen: libcurl found no mechanism to use. */
 		text = xasprintf("%s refused the login (%s); check [smtp] "
 		    "username, auth and the password", host,
-		    t->reply[0] != '\0' ? t->reply : err);
+		    t->code >= 400 ? t->reply : err);
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 		text = xasprintf("the server's certificate is not trusted for "
@@ -378,6 +379,8 @@ body_read(char *buf, size_t size, size_t nmemb, void *arg)
 
 	if (want > left)
 		want = left;
+	if (want == 0)
+		return 0;
 	memcpy(buf, b->p + b->off, want);
 	b->off += want;
 	return want;

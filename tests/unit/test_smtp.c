@@ -79,6 +79,9 @@ static const struct classify_case classify_cases[] = {
 	{ CURLE_LOGIN_DENIED, 535, SMTP_STAGE_AUTH,
 	  "535 5.7.8 Error: authentication failed",
 	  SMTP_OURS, SMTP_STAGE_AUTH, 535, 0, HOST " refused the login" },
+	/* The server offers no mechanism libcurl can use: no reply to show. */
+	{ CURLE_LOGIN_DENIED, 250, SMTP_STAGE_CONNECT, "250 8BITMIME",
+	  SMTP_OURS, SMTP_STAGE_AUTH, 0, 0, "refused the login (curl says)" },
 	/* TLS: the code is stale (250 from EHLO) and must not show. */
 	{ CURLE_PEER_FAILED_VERIFICATION, 250, SMTP_STAGE_CONNECT, "250 x",
 	  SMTP_OURS, SMTP_STAGE_CONNECT, 0, 0,
