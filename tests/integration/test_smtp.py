@@ -541,5 +541,131 @@ class TestIndependentConnections(unittest.TestCase):
             self.assertGreaterEqual(r["ms"], 950, r)
 
 
+class Servers:
+    """Real Dovecot + Postfix from tests/servers.sh, one instance."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="botu-srv-", dir="/tmp")
+        os.rmdir(self.dir)              # servers.sh wants to make it
+        subprocess.run([os.path.join(ROOT, "tests", "servers.sh"), "start",
+                        self.dir], check=True, stdout=subprocess.DEVNULL)
+        self.env = {}
+        with open(os.path.join(self.dir, "env"), encoding="utf-8") as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("=")
+                self.env[k] = v.strip('"')
+
+    def stop(self):
+        subprocess.run([os.path.join(ROOT, "tests", "servers.sh"), "stop",
+                        self.dir], check=False)
+
+    def message_ids(self, address):
+        """Message-IDs in address's INBOX, one entry per stored copy."""
+        user, domain = address.split("@")
+        md = os.path.join(self.env["BOTU_TEST_MAILDIRS"], domain, user,
+                          "Maildir")
+        ids = []
+        for sub in ("new", "cur"):
+            d = os.path.join(md, sub)
+            if not os.path.isdir(d):
+                continue
+            for name in os.listdir(d):
+                with open(os.path.join(d, name), "rb") as f:
+                    for line in f:
+                        if line in (b"\r\n", b"\n"):
+                            break
+                        if line.lower().startswith(b"message-id:"):
+                            ids.append(line.split(b":", 1)[1].strip()
+                                       .decode("ascii"))
+        return ids
+
+
+class TestPostfix(unittest.TestCase):
+    """Through Postfix's submission port (STARTTLS + AUTH) into Dovecot."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Servers()
+        cls.env = cls.srv.env
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="botu-pf-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def conf(self, port_key, security="starttls", ca_file=None):
+        with open(self.env["BOTU_TEST_PASSWORD_FILE"]) as f:
+            secret = f.read().strip()
+        return write_conf(self.dir, self.env[port_key], security=security,
+                          ca_file=ca_file or self.env["BOTU_TEST_CA"],
+                          username=LIST, secret=secret)
+
+    def deliver(self, tag, conns, count=200, members=10):
+        rcpts = [f"m{k}-{tag}@example.org" for k in range(members)]
+        conf = self.conf("BOTU_TEST_SUBMISSION_PORT")
+        t0 = time.monotonic()
+        out, _ = run_driver(conf, "-n", str(count), "-j", str(conns),
+                            "-t", tag, "-b", "2000", *rcpts, timeout=300)
+        took = time.monotonic() - t0
+        self.assertEqual(len(out), count)
+        bad = [r for r in out if r["outcome"] != "sent"]
+        self.assertEqual(bad, [])
+        self.assertEqual(sorted(r["i"] for r in out), list(range(count)))
+        self.assertEqual({r["conn"] for r in out}, set(range(conns)))
+        # Postfix delivers on its own time: poll, then look once more.
+        want = {a: sorted(f"<{i}.{tag}@botu.test>"
+                          for i in range(count) if rcpts[i % members] == a)
+                for a in rcpts}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            got = {a: sorted(self.srv.message_ids(a)) for a in rcpts}
+            if sum(map(len, got.values())) >= count:
+                break
+            time.sleep(0.5)
+        time.sleep(1.5)
+        got = {a: sorted(self.srv.message_ids(a)) for a in rcpts}
+        self.assertEqual(got, want)     # each exactly once, where it belongs
+        return took
+
+    def test_200_mails_one_connection(self):
+        took = self.deliver("one", 1)
+        print(f"\n  200 mails, 1 connection: {took:.2f} s", file=sys.stderr)
+
+    def test_200_mails_four_connections(self):
+        took = self.deliver("four", 4)
+        print(f"\n  200 mails, 4 connections: {took:.2f} s", file=sys.stderr)
+
+    def test_implicit_tls(self):
+        conf = self.conf("BOTU_TEST_SUBMISSIONS_PORT", security="tls")
+        out, _ = run_driver(conf, "-t", "tls", "tls@example.org")
+        self.assertEqual(out[0]["outcome"], "sent", out)
+
+    def test_wrong_host_certificate(self):
+        conf = self.conf("BOTU_TEST_SUBMISSION_WRONG_PORT")
+        out, _ = run_driver(conf, "wrong@example.org")
+        self.assertEqual((out[0]["outcome"], out[0]["stage"]),
+                         ("ours", "connect"), out)
+        self.assertIn("not trusted for 127.0.0.1", out[0]["text"])
+        out, _ = run_driver(conf, "-k")
+        self.assertEqual(out[0]["check"], "econfig", out)
+
+    def test_check_and_wrong_password(self):
+        conf = self.conf("BOTU_TEST_SUBMISSION_PORT")
+        out, _ = run_driver(conf, "-k")
+        self.assertEqual(out, [{"check": "ok", "err": ""}])
+        conf = write_conf(self.dir, self.env["BOTU_TEST_SUBMISSION_PORT"],
+                          ca_file=self.env["BOTU_TEST_CA"], username=LIST,
+                          secret="not-the-password")
+        out, _ = run_driver(conf, "-k")
+        self.assertEqual(out[0]["check"], "eauth", out)
+        self.assertIn("refused the login (535", out[0]["err"])
+        out, _ = run_driver(conf, "a@example.org")
+        self.assertEqual((out[0]["outcome"], out[0]["stage"]),
+                         ("ours", "auth"), out)
+
+
 if __name__ == "__main__":
     unittest.main()
