@@ -492,7 +492,8 @@ set_secret(struct smtp_conn *c, struct smtp_result *res)
 
 	if (s->username[0] == '\0')
 		return 0;
-	if (c->live && seconds_since(&c->last_used) < SMTP_MAXAGE)
+	/* A margin, so libcurl never logs in anew with an old token. */
+	if (c->live && seconds_since(&c->last_used) < SMTP_MAXAGE - 5)
 		return 0;
 	if (conf_secret(s, &secret, err) != BOTU_OK) {
 		res->outcome = SMTP_OURS;
