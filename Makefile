@@ -74,10 +74,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	$(CC) $(ALLCFLAGS) $(ALLLDFLAGS) -Itests/unit -o $@ $< $(LIB) \
 	    $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-# Drives smtp.c from tests/integration/test_smtp.py.
+# Small programs that drive one module from the integration tests.
 DRIVERS	 = $(BUILD)/tests/smtp_driver
 
-$(BUILD)/tests/smtp_driver: tests/integration/smtp_driver.c $(LIB)
+$(BUILD)/tests/%_driver: tests/integration/%_driver.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) $(ALLLDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
