@@ -56,6 +56,7 @@ SRCS	+= src/members.c
 SRCS	+= src/message.c
 SRCS	+= src/msgworker.c
 SRCS	+= src/outbox.c
+SRCS	+= src/smtp.c
 SRCS	+= src/template.c
 SRCS	+= src/textclean.c
 SRCS	+= src/tls.c
@@ -97,6 +98,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 
 # Small programs that drive one module from the integration tests.
 DRIVERS	 = $(BUILD)/tests/imap_driver
+DRIVERS	+= $(BUILD)/tests/smtp_driver
 
 $(BUILD)/tests/%_driver: tests/integration/%_driver.c $(LIB)
 	@mkdir -p $(@D)

@@ -5,7 +5,8 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-files=$(ls src/*.c include/botu/*.h tests/unit/*.c tests/unit/*.h \
+files=$(ls src/*.c src/*.h include/botu/*.h tests/unit/*.c tests/unit/*.h \
+    tests/integration/*.c \
     2>/dev/null)
 status=0
 

@@ -44,8 +44,8 @@ enum smtp_stage {
 struct smtp_result {
 	enum smtp_outcome outcome;
 	enum smtp_stage	 stage;
-	int		 code;		/* last reply code, 0 if none */
-	int		 rate_limited;	/* 421 or 4.7.x "slow down" reply */
+	int		 code;		/* last reply code, 0: none */
+	int		 rate_limited;	/* 421, 4.7.x, "rate": slow */
 	char		 text[BOTU_ERRLEN]; /* the server's reply, or what
 					       went wrong, one line */
 };
