@@ -36,12 +36,12 @@ out=$(grep -nE '\bif[[:space:]]*\(([^()=!<>]|\([^()]*\))*[^=!<>]=[^=]' \
 [ -n "$out" ] && complain "assignment inside if:
 $out"
 
-# Columns as an editor shows them: a tab goes to the next multiple of 8.
-out=$(awk '{ col = 0; n = length($0);
-	for (i = 1; i <= n; i++)
-		col = substr($0, i, 1) == "\t" ? col + 8 - col % 8 : col + 1;
-	if (col > 80) printf "%s:%d: %d columns\n", FILENAME, FNR, col }' \
-    $files)
+# Columns as an editor shows them: characters, not bytes, and a tab goes
+# to the next multiple of 8.
+out=$(perl -CSD -ne 'chomp; my $c = 0;
+	for my $ch (split //) { $c = $ch eq "\t" ? $c + 8 - $c % 8 : $c + 1 }
+	print "$ARGV:$.: $c columns\n" if $c > 80;
+	close ARGV if eof' $files)
 [ -n "$out" ] && complain "line longer than 80 columns:
 $out"
 

@@ -176,7 +176,8 @@ run(struct imap *im, char *line, struct buf *b)
 		    imap_connect(im, err) : BOTU_OK;
 		c = imap_caps(im);
 		head(b, words[0], rc, err);
-		buf_addf(b, ",\"caps\":{\"idle\":%d,\"move\":%d,\"uidplus\":%d}",
+		buf_addf(b,
+		    ",\"caps\":{\"idle\":%d,\"move\":%d,\"uidplus\":%d}",
 		    c.idle, c.move, c.uidplus);
 	} else if (strcmp(words[0], "select") == 0) {
 		rc = imap_select(im, ARG(1), &mb, err);

@@ -11,7 +11,8 @@ struct own_case {
 /* Replies as mail programs write them, in Dutch and English. */
 static const struct own_case own_cases[] = {
 	{ "Ik wil graag op de hoogte blijven!\n\n"
-	  "Op di 10 dec. 2026 om 19:30 schreef Annerike <annerike@lsabewoners.nl>:\n"
+	  "Op di 10 dec. 2026 om 19:30 schreef Annerike "
+	  "<annerike@lsabewoners.nl>:\n"
 	  "> Hoi!\n> Aanmelden kan hier.\n",
 	  "Ik wil graag op de hoogte blijven!" },
 	{ "Ja graag\n\nOp di 10 dec. 2026 om 19:30 schreef Annerike <\n"
@@ -72,7 +73,8 @@ test_core(void **state)
 		  "ik wil me aanmelden voor de buurtborrel tot vrijdag" },
 		{ "Hoi", "" },
 		{ "Thanks!", "" },
-		{ "Ik wil me graag aanmelden 😊👍🏽", "ik wil me graag aanmelden" },
+		{ "Ik wil me graag aanmelden 😊👍🏽",
+		  "ik wil me graag aanmelden" },
 		{ "“Houd me op de hoogte” — graag…",
 		  "houd me op de hoogte graag" },
 		{ "Ça va, één café?", "ça va één café" },
