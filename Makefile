@@ -133,7 +133,7 @@ integration: all drivers
 
 demo: deps
 	$(MAKE) all
-	tests/demo.sh
+	tests/demo.py
 
 lint:
 	@tests/lint.sh
