@@ -216,19 +216,24 @@ print_json(const struct message *m, const struct classification *c,
 	buf_free(&o);
 }
 
+/* Mail the parser refuses: set aside (poison) or not a mail at all. */
 static void
-print_set_aside(const char *why, int json)
+print_unread(const char *why, int set_aside, int json)
 {
 	struct buf o;
 
 	if (!json) {
-		printf("intent:   leave-alone\nwhy:      botu would set this "
-		    "mail aside without reading it: %s\n", why);
+		printf("intent:   leave-alone\nwhy:      %s: %s\n", set_aside ?
+		    "botu would set this mail aside without reading it" :
+		    "this is not a mail botu can read", why);
+		printf("action:   leave it for a person; the mail stays as it "
+		    "is\n");
 		return;
 	}
 	buf_init(&o);
-	buf_adds(&o, "{\"intent\":\"leave-alone\",\"set_aside\":true,"
-	    "\"reason\":");
+	buf_addf(&o, "{\"intent\":\"leave-alone\",\"set_aside\":%s,"
+	    "\"act\":false,\"action\":\"leave it for a person\","
+	    "\"reason\":", set_aside ? "true" : "false");
 	buf_add_json(&o, why);
 	buf_adds(&o, "}\n");
 	fputs(o.s, stdout);
@@ -315,7 +320,7 @@ cmd_explain(struct cli *cli, int argc, char **argv)
 	msgworker_free(w);
 	buf_free(&raw);
 	if (rc == BOTU_EPOISON || rc == BOTU_EDATA)
-		print_set_aside(err, json);
+		print_unread(err, rc == BOTU_EPOISON, json);
 	else if (rc != BOTU_OK)
 		code = cli_fail(EX_TEMPFAIL, "cannot parse: %s", err);
 	else
