@@ -26,6 +26,8 @@ mailout_list_vars(const struct botu_conf *conf, struct tmpl_vars *vars,
 	    conf->list.name : conf->list.address);
 	tmpl_set(vars, "list_address", conf->list.address);
 	tmpl_set(vars, "list_id", conf->list.id);
+	if (conf->meetings.organizer_name[0] != '\0')
+		tmpl_set(vars, "organizer_name", conf->meetings.organizer_name);
 	set_plus(vars, conf, "help_address", "help");
 	set_plus(vars, conf, "subscribe_address", "aanmelden");
 	set_plus(vars, conf, "ps_address", "ps");

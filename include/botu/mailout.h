@@ -2,7 +2,8 @@
  * mailout.h - one templated mail to one person, composed and stored in the
  * outbox in the caller's transaction. Every template gets the list's own
  * variables on top of the caller's:
- *   list_name, list_address, list_id, help_address, subscribe_address,
+ *   list_name, list_address, list_id, organizer_name ([meetings]
+ *   organizer_name, when set), help_address, subscribe_address,
  *   unsubscribe_address (the person's own token address when given),
  *   ps_address, update_address
  */
