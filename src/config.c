@@ -135,7 +135,7 @@ static const struct conf_key keys[] = {
 	    "send a digest also when nothing happened"),
 
 	STR("meetings", "organizer_name", meetings.organizer_name, "",
-	    "name of the organiser in invitations; empty: the list's name"),
+	    "the organiser's name in mails and invitations; empty: none"),
 	INT("meetings", "reminder_hours", meetings.reminder_hours, "24", 0, 336,
 	    "remind this many hours before a meeting; 0: no reminder"),
 
