@@ -7,10 +7,18 @@ matters) with tests/data/intent/expected.tsv. A personal mail that botu
 would act on is the worst failure, so it is reported first.
 """
 import csv
+import email
+import email.policy
 import json
 import os
+import sqlite3
 import subprocess
+import sys
+import tempfile
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import botutest  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DATA = os.path.join(ROOT, "tests", "data", "intent")
@@ -75,6 +83,41 @@ class IntentTable(unittest.TestCase):
                 continue
             got = explain(os.path.join(DATA, row["file"]))
             self.assertFalse(got["act"], row["file"])
+
+
+class SameThroughTheDaemon(botutest.ServersTestCase):
+    """The daemon reads each mail as explain does: the same table, read
+    from the inbound rows of `botu run --once` over a real mailbox."""
+
+    def test_daemon_agrees_with_the_table(self):
+        s = self.servers
+        tmp = tempfile.mkdtemp(prefix="botu-intent-")
+        conf = s.write_config(os.path.join(tmp, "botu.conf"), user=LIST)
+        run = [botutest.BOTU_BIN, "-c", conf, "run", "--once"]
+        subprocess.run(run, check=True, capture_output=True, timeout=120)
+        rows, by_id = expectations(), {}
+        for row in rows:
+            with open(os.path.join(DATA, row["file"]), "rb") as f:
+                raw = f.read()
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            by_id[msg["Message-ID"].strip()] = row
+            s.append(LIST, raw)
+        out = subprocess.run(run, capture_output=True, text=True,
+                             timeout=600)
+        self.assertEqual(out.returncode, 0, out.stderr[-3000:])
+        db = sqlite3.connect(os.path.join(tmp, "botu.db"))
+        got = dict(db.execute("SELECT message_id, intent FROM inbound"))
+        wrong = ["%s: daemon %s, table %s" % (row["file"],
+                                              got.get(mid), row["intent"])
+                 for mid, row in by_id.items()
+                 if got.get(mid) != row["intent"]]
+        self.assertEqual(wrong, [], "\n" + "\n".join(wrong))
+        # What it did not act on is still in the inbox, unread.
+        acted = {mid for (mid,) in db.execute(
+            "SELECT message_id FROM inbound WHERE state = 'done'")}
+        for m in s.fetch_all(LIST):
+            self.assertNotIn(m.msg["Message-ID"].strip(), acted)
+            self.assertNotIn("\\Seen", m.flags)
 
 
 if __name__ == "__main__":
