@@ -132,24 +132,42 @@ answer(struct ctx *x, const char *to, const char *name, const char *lang,
 
 /* ---- sign-up ---- */
 
+/*
+ * A new confirmation code for member_id and the address a reply to it
+ * goes to (the Reply-To of the request); both owned by the caller.
+ */
+static int
+new_code(struct ctx *x, const char *kind, int64_t member_id, time_t expires,
+    char **token, char **reply_to)
+{
+	char *detail;
+	int rc;
+
+	rc = confirm_create(x->db, kind, member_id, x->msg->message_id,
+	    expires, token);
+	if (rc != BOTU_OK) {
+		snprintf(x->err, BOTU_ERRLEN, "cannot store a code: %s",
+		    db_errmsg(x->db));
+		return rc;
+	}
+	detail = xasprintf("bevestig-%s", *token);
+	*reply_to = addr_plus(x->conf, detail);
+	free(detail);
+	return BOTU_OK;
+}
+
 static int
 send_confirmation(struct ctx *x, int64_t member_id, const char *name)
 {
 	time_t expires = time(NULL) + CONFIRM_LIFETIME;
-	struct tmpl_vars *vars = tmpl_vars_new();
-	char *token = NULL, *detail, *reply_to, when[96];
+	struct tmpl_vars *vars;
+	char *token = NULL, *reply_to = NULL, when[96];
 	int rc;
 
-	rc = confirm_create(x->db, "subscribe", member_id,
-	    x->msg->message_id, expires, &token);
-	if (rc != BOTU_OK) {
-		snprintf(x->err, BOTU_ERRLEN, "cannot store a code: %s",
-		    db_errmsg(x->db));
-		tmpl_vars_free(vars);
+	rc = new_code(x, "subscribe", member_id, expires, &token, &reply_to);
+	if (rc != BOTU_OK)
 		return rc;
-	}
-	detail = xasprintf("bevestig-%s", token);
-	reply_to = addr_plus(x->conf, detail);
+	vars = tmpl_vars_new();
 	date_format(expires, x->conf->list.timezone, lang_code(x), DATE_LONG,
 	    when, sizeof(when));
 	tmpl_set(vars, "token", token);
@@ -161,7 +179,6 @@ send_confirmation(struct ctx *x, int64_t member_id, const char *name)
 	    vars);
 	tmpl_vars_free(vars);
 	free(reply_to);
-	free(detail);
 	free(token);
 	return rc;
 }
@@ -353,24 +370,23 @@ ask_to_confirm_leaving(struct ctx *x)
 {
 	time_t expires = time(NULL) + CONFIRM_LIFETIME;
 	struct tmpl_vars *vars;
-	char *token = NULL, *detail, *reply_to;
+	char *token = NULL, *reply_to = NULL, when[96];
 	int rc;
 
-	rc = confirm_create(x->db, "unsubscribe", x->m.id, x->msg->message_id,
-	    expires, &token);
+	rc = new_code(x, "unsubscribe", x->m.id, expires, &token, &reply_to);
 	if (rc != BOTU_OK)
 		return rc;
-	detail = xasprintf("bevestig-%s", token);
-	reply_to = addr_plus(x->conf, detail);
 	vars = tmpl_vars_new();
+	date_format(expires, x->conf->list.timezone, lang_code(x), DATE_LONG,
+	    when, sizeof(when));
 	tmpl_set(vars, "token", token);
+	tmpl_set(vars, "expires", when);
 	tmpl_set(vars, "confirm_address", reply_to);
 	rc = answer(x, x->m.email, x->m.name, lang_code(x),
 	    "confirm-unsubscribe", "confirm-leave", reply_to, x->m.id, NULL,
 	    expires, vars);
 	tmpl_vars_free(vars);
 	free(reply_to);
-	free(detail);
 	free(token);
 	return rc;
 }

@@ -138,6 +138,41 @@ class Flow(botutest.ServersTestCase):
         self.assertEqual(len(self.inbox(piet)), before,
                          "leaving must not send a goodbye mail")
 
+    def test_plain_afmelden_needs_a_confirmation(self):
+        lies = "lies@example.org"
+        self.botu("members", "add", lies, "--name", "Lies")
+        self.mail("Lies <%s>" % lies, "Afmelden", "Graag afmelden.\nLies\n")
+        self.run_once()
+        ask = self.servers.wait_for_mail(lies).msg
+        self.assertRegex(ask["Subject"], r"\[[a-z2-7]{26}\]")
+        self.assertEqual(self.members()[lies]["status"], "active")
+        self.reply(lies, ask, "Ja")
+        self.run_once()
+        self.assertEqual(self.members()[lies]["status"], "unsubscribed")
+
+    def test_afmelden_with_trusted_dmarc_pass_acts_at_once(self):
+        self.conf = self.servers.write_config(
+            self.conf, {"list": {"authserv_id": "mx.botu.test"}},
+            user=self.list)
+        bas = "bas@example.org"
+        self.botu("members", "add", bas)
+        self.mail(bas, "Afmelden", "", {
+            "Authentication-Results": "mx.botu.test; spf=pass "
+            "smtp.mailfrom=example.org; dmarc=pass header.from=example.org"})
+        self.run_once()
+        self.assertEqual(self.members()[bas]["status"], "unsubscribed")
+        self.servers.wait_queue_empty()
+        self.assertEqual(self.inbox(bas), [], "no confirmation, no goodbye")
+        # A forged header below a real one from another server does not.
+        eva = "eva@example.org"
+        self.botu("members", "add", eva)
+        self.mail(eva, "Afmelden", "", {
+            "Authentication-Results": "mx.other.test; dmarc=pass "
+            "header.from=example.org"})
+        self.run_once()
+        self.assertEqual(self.members()[eva]["status"], "active")
+        self.servers.wait_for_mail(eva)
+
     def test_english_sign_up_gets_english_mail(self):
         ann = "ann.smith@example.net"
         self.mail("Ann Smith <%s>" % ann, "Subscribe",
