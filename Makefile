@@ -128,7 +128,9 @@ unit: $(PROG) $(UNIT_BINS)
 	    echo "== $$t"; BOTU_SRCDIR=$(CURDIR) BOTU_EXE=$(CURDIR)/$(PROG) \
 	    BOTU_CORPUS=$(CURDIR)/../shared/corpora $$t; done
 
+# test_intake.py runs the corpora through build-asan/botu.
 integration: all drivers
+	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu
 	tests/integration/run.sh
 
 demo: deps

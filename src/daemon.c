@@ -230,6 +230,14 @@ loop(struct intake *in, struct sender *s, const struct daemon_options *o)
 		}
 		backoff = 0;
 		auth_wait = AUTH_WAIT;
+		/*
+		 * Mail that came while this cycle worked may have been
+		 * announced (EXISTS) in the answer to one of its commands,
+		 * and a server tells a new size once (RFC 3501 §7.3.1):
+		 * IDLE would stay silent about it. Look once more first.
+		 */
+		if (handled > 0)
+			continue;
 		if (intake_wait(in, IDLE_MAX, stop_pipe[0], err) < 0)
 			log_info("mailbox connection lost: %s; reconnecting",
 			    err);

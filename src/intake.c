@@ -1,5 +1,6 @@
 /* intake.c - see intake.h */
 #include <gnutls/crypto.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,7 @@ struct intake {
 	struct msgworker	*worker;
 	const char		*mailbox;
 	int			 warned_no_mark;
+	time_t			 look_back;	/* 0: none pending */
 };
 
 /* A stored message's row, as far as intake needs it. */
@@ -507,19 +509,98 @@ handle_one(struct intake *in, const struct imap_msginfo *mi, char *err)
 
 /* ---- the cycle ---- */
 
+/* The key of a look back after a UIDVALIDITY change still to finish. */
+static char *
+look_back_key(const struct intake *in)
+{
+	return xasprintf("intake.look_back.%s", in->mailbox);
+}
+
+/*
+ * A new UIDVALIDITY: from now on as on a first start, plus a look back at
+ * the mail of a day before the last run. The look back is stored with the
+ * new state in one transaction and ends only after a whole pass, so that
+ * a crash or a stop halfway does not lose the mail not yet looked at.
+ */
+static int
+start_look_back(struct intake *in, time_t updated)
+{
+	char *key, when[32];
+	int rc;
+
+	in->look_back = updated - 86400 > 0 ? updated - 86400 : 1;
+	if (in->o.dry_run)
+		return BOTU_OK;
+	key = look_back_key(in);
+	snprintf(when, sizeof(when), "%lld", (long long)in->look_back);
+	rc = db_begin(in->db);
+	if (rc == BOTU_OK)
+		rc = save_state(in, in->box.uidnext > 0 ?
+		    in->box.uidnext - 1 : 0);
+	if (rc == BOTU_OK)
+		rc = db_state_set(in->db, key, when);
+	if (rc == BOTU_OK)
+		rc = db_commit(in->db);
+	if (rc != BOTU_OK)
+		db_rollback(in->db);
+	free(key);
+	return rc == BOTU_OK ? BOTU_OK : BOTU_ETEMP;
+}
+
+/* A look back that a crash or a stop broke off, or 0. */
+static time_t
+pending_look_back(struct intake *in)
+{
+	char *key = look_back_key(in), *v = NULL;
+	long long t = 0;
+
+	if (db_state_get(in->db, key, &v) == 1)
+		(void)str_to_int(v, 1, LLONG_MAX, &t);
+	free(v);
+	free(key);
+	return (time_t)t;
+}
+
+static void
+end_look_back(struct intake *in)
+{
+	char *key;
+
+	if (in->look_back == 0 || in->o.dry_run)
+		return;
+	key = look_back_key(in);
+	if (db_state_set(in->db, key, NULL) == BOTU_OK)
+		in->look_back = 0;
+	free(key);
+}
+
 static int
 list_work(struct intake *in, struct imap_msginfo **list, size_t *n,
     char *err)
 {
 	uint32_t uidvalidity = 0, last_uid = 0;
-	time_t updated = 0;
+	time_t updated = 0, since;
 	int known;
 
 	known = load_state(in, &uidvalidity, &last_uid, &updated);
 	if (known < 0)
 		return BOTU_ETEMP;
-	if (in->o.since != 0)
-		return imap_list_since(in->imap, in->o.since, list, n, err);
+	in->look_back = known ? pending_look_back(in) : 0;
+	if (known && uidvalidity != in->box.uidvalidity) {
+		log_warnx("UIDVALIDITY of %s changed from %u to %u: looking "
+		    "again at mail since a day before the last run; mail "
+		    "handled before is known by its Message-ID", in->mailbox,
+		    uidvalidity, in->box.uidvalidity);
+		if (start_look_back(in, updated) != BOTU_OK)
+			return BOTU_ETEMP;
+	} else if (in->look_back != 0)
+		log_info("finishing the look back at %s after its UIDVALIDITY "
+		    "changed", in->mailbox);
+	since = in->o.since;
+	if (in->look_back != 0 && (since == 0 || in->look_back < since))
+		since = in->look_back;
+	if (since != 0)
+		return imap_list_since(in->imap, since, list, n, err);
 	if (!known) {
 		/* A person's inbox: leave everything that is already there. */
 		if (in->o.dry_run)
@@ -534,18 +615,6 @@ list_work(struct intake *in, struct imap_msginfo **list, size_t *n,
 		return save_state(in, in->box.uidnext > 0 ?
 		    in->box.uidnext - 1 : 0);
 	}
-	if (uidvalidity != in->box.uidvalidity) {
-		log_warnx("UIDVALIDITY of %s changed from %u to %u: looking "
-		    "again at mail since a day before the last run; mail "
-		    "handled before is known by its Message-ID", in->mailbox,
-		    uidvalidity, in->box.uidvalidity);
-		/* From here on, as on a first start, plus the recent mail. */
-		if (save_state(in, in->box.uidnext > 0 ?
-		    in->box.uidnext - 1 : 0) != BOTU_OK)
-			return BOTU_ETEMP;
-		return imap_list_since(in->imap, updated - 86400, list, n,
-		    err);
-	}
 	return imap_list(in->imap, last_uid, list, n, err);
 }
 
@@ -553,7 +622,7 @@ int
 intake_cycle(struct intake *in, int *handled, char err[BOTU_ERRLEN])
 {
 	struct imap_msginfo *list = NULL;
-	size_t n = 0;
+	size_t n = 0, i = 0;
 	int rc;
 
 	*handled = 0;
@@ -561,12 +630,21 @@ intake_cycle(struct intake *in, int *handled, char err[BOTU_ERRLEN])
 	if (rc != BOTU_OK)
 		return rc;
 	rc = list_work(in, &list, &n, err);
-	for (size_t i = 0; i < n && rc == BOTU_OK; i++) {
+	for (i = 0; i < n && rc == BOTU_OK; i++) {
 		if (in->o.stop != NULL && *in->o.stop)
 			break;
 		rc = handle_one(in, &list[i], err);
 		if (rc == BOTU_OK)
 			(*handled)++;
+	}
+	/*
+	 * A look back ends with a whole pass, not with a stop halfway; so
+	 * does --since in the daemon, which then reads on from the last UID
+	 * instead of listing all that mail again in every cycle.
+	 */
+	if (rc == BOTU_OK && i == n) {
+		end_look_back(in);
+		in->o.since = 0;
 	}
 	imap_msginfo_free(list, n);
 	if (rc == BOTU_ECONN || rc == BOTU_EAUTH)
