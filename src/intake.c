@@ -34,6 +34,7 @@ struct inrow {
 	int	attempts;
 	char	state[16];
 	int	imap_done;
+	char	failure[BOTU_ERRLEN];	/* why the last attempt failed */
 };
 
 /* ---- crash points, for the tests of each window ---- */
@@ -106,7 +107,8 @@ static int
 get_row(struct intake *in, uint32_t uid, struct inrow *r)
 {
 	sqlite3_stmt *st = db_stmt(in->db,
-	    "SELECT id, attempts, state, imap_done FROM inbound "
+	    "SELECT id, attempts, state, imap_done, coalesce(reason, '') "
+	    "FROM inbound "
 	    "WHERE mailbox = ? AND uidvalidity = ? AND uid = ?");
 	int rc;
 
@@ -120,6 +122,7 @@ get_row(struct intake *in, uint32_t uid, struct inrow *r)
 		r->attempts = sqlite3_column_int(st, 1);
 		str_copy(r->state, db_col_text(st, 2), sizeof(r->state));
 		r->imap_done = sqlite3_column_int(st, 3);
+		str_copy(r->failure, db_col_text(st, 4), sizeof(r->failure));
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
@@ -150,6 +153,24 @@ seen_before(struct intake *in, const char *key, uint32_t uid)
 		found = (uint32_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return found;
+}
+
+/*
+ * Keeps why handling a message failed (its transaction was rolled back),
+ * so that setting it aside later can say so.
+ */
+static void
+note_failure(struct intake *in, uint32_t uid, const char *err)
+{
+	sqlite3_stmt *st = db_stmt(in->db,
+	    "UPDATE inbound SET reason = ? WHERE mailbox = ? AND "
+	    "uidvalidity = ? AND uid = ? AND state = 'new'");
+
+	sqlite3_bind_text(st, 1, err, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, in->mailbox, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, in->box.uidvalidity);
+	sqlite3_bind_int64(st, 4, uid);
+	(void)db_exec_stmt(in->db, st);
 }
 
 /* Counts an attempt, committed before the message is fetched or parsed. */
@@ -410,6 +431,8 @@ decide(struct intake *in, const struct imap_msginfo *mi, const char *key,
 		rc = db_commit(in->db);
 	if (rc != BOTU_OK) {
 		db_rollback(in->db);
+		log_warnx("UID %u: cannot handle it now: %s", mi->uid, err);
+		note_failure(in, mi->uid, err);
 		return rc;
 	}
 	crash_point("after-commit");
@@ -500,8 +523,12 @@ handle_one(struct intake *in, const struct imap_msginfo *mi, char *err)
 	} else
 		attempts++;
 	if (attempts > MAX_ATTEMPTS) {
-		snprintf(why, sizeof(why), "reading it stopped botu %d times",
-		    attempts - 1);
+		if (rc == 1 && row.failure[0] != '\0')
+			snprintf(why, sizeof(why), "handling it failed %d "
+			    "times: %s", attempts - 1, row.failure);
+		else
+			snprintf(why, sizeof(why), "reading it stopped botu %d "
+			    "times", attempts - 1);
 		return settle(in, mi, "poison", why);
 	}
 	return take(in, mi, attempts, err);
