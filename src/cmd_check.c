@@ -5,12 +5,15 @@
 #include <string.h>
 
 #include "botu/cmd.h"
+#include "botu/imap.h"
 #include "botu/log.h"
+#include "botu/smtp.h"
 
 static const char usage_check[] =
     "usage: botu check\n"
-    "  Checks the configuration, the database and the secrets, and says\n"
-    "  per item what is wrong and what to do.\n";
+    "  Checks the configuration, the database and the secrets, logs in to\n"
+    "  the IMAP and SMTP servers (sending nothing), and says per item what\n"
+    "  is wrong and what to do.\n";
 
 struct report {
 	int problems;
@@ -79,6 +82,79 @@ check_database(struct report *r, struct botu_db *db)
 	sqlite3_finalize(st);
 }
 
+/* What to do about a failed IMAP step; imap.c's texts say what failed. */
+static const char *
+imap_advice(int rc)
+{
+	switch (rc) {
+	case BOTU_EAUTH:
+		return "check [imap] username, auth and the password";
+	case BOTU_ECONN:
+		return "check [imap] host, port and security (tls: 993, "
+		    "starttls: 143)";
+	case BOTU_EPERM:
+		return "check [imap] mailbox";
+	default:
+		return "check [imap] host and ca_file";
+	}
+}
+
+/* Connects, logs in and selects the mailbox, as botu run does. */
+static void
+check_imap(struct report *r, const struct botu_conf *conf)
+{
+	struct imap_mailbox mb;
+	struct imap *im = NULL;
+	char err[BOTU_ERRLEN], detail[BOTU_ERRLEN + 64];
+	size_t n;
+	int rc;
+
+	if (conf->imap.srv.host == NULL || conf->imap.srv.host[0] == '\0')
+		return;
+	if (conf_require_imap(conf, err) < 0) {
+		report_bad(r, EX_CONFIG, "imap login", err);
+		return;
+	}
+	im = imap_new(conf);
+	rc = imap_connect(im, err);
+	if (rc == BOTU_OK)
+		rc = imap_select(im, conf->imap.mailbox, &mb, err);
+	if (rc == BOTU_OK) {
+		snprintf(detail, sizeof(detail), "%s: %u message%s",
+		    conf->imap.mailbox, mb.exists, mb.exists == 1 ? "" : "s");
+		report_ok("imap login", detail);
+		imap_logout(im);
+		return;
+	}
+	n = strlen(err);
+	if (n > 0 && err[n - 1] == '.')	/* the server's sentence */
+		err[n - 1] = '\0';
+	snprintf(detail, sizeof(detail), "%s; %s", err, imap_advice(rc));
+	report_bad(r, rc == BOTU_ECONN ? EX_UNAVAILABLE : EX_CONFIG,
+	    "imap login", detail);
+	imap_free(im);
+}
+
+/* Connects and logs in (smtp.c's texts say what to do); sends nothing. */
+static void
+check_smtp(struct report *r, const struct botu_conf *conf)
+{
+	char err[BOTU_ERRLEN], detail[BOTU_ERRLEN];
+	int rc;
+
+	if (conf->smtp.srv.host == NULL || conf->smtp.srv.host[0] == '\0')
+		return;
+	rc = smtp_check(conf, err);
+	if (rc != BOTU_OK) {
+		report_bad(r, rc == BOTU_ECONN ? EX_UNAVAILABLE : EX_CONFIG,
+		    "smtp login", err);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "%s:%d", conf->smtp.srv.host,
+	    conf_port(&conf->smtp.srv, 1));
+	report_ok("smtp login", detail);
+}
+
 int
 cmd_check(struct cli *cli, int argc, char **argv)
 {
@@ -107,6 +183,9 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		return code;
 	}
 	check_database(&r, db);
+	smtp_global_init();
+	check_imap(&r, conf);
+	check_smtp(&r, conf);
 	if (r.problems > 0)
 		printf("%d problem%s found\n", r.problems,
 		    r.problems == 1 ? "" : "s");

@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "botu/cmd.h"
 #include "botu/deliver.h"
 #include "botu/outbox.h"
+#include "botu/smtp.h"
 #include "botu/util.h"
 
 static const char usage_outbox[] =
@@ -24,7 +24,8 @@ static const char usage_list[] =
 static const char usage_retry[] =
     "usage: botu outbox retry [ID]\n"
     "  Sends mail ID again as soon as possible; without ID, every failed\n"
-    "  and expired mail. Also ends a pause of sending.\n";
+    "  or expired mail and every mail waiting for a retry. Also ends a\n"
+    "  pause of sending.\n";
 
 static const char usage_drop[] =
     "usage: botu outbox drop ID|--failed\n"
@@ -33,7 +34,8 @@ static const char usage_drop[] =
 static const char usage_flush[] =
     "usage: botu outbox flush\n"
     "  Sends every mail that is due now, within the limits, and waits for\n"
-    "  the answers. Exits 75 when sending is paused.\n";
+    "  the answers; mail waiting for a retry is left for later. Exits 75\n"
+    "  when sending is paused.\n";
 
 static int
 plain_opts(int argc, char **argv, const char *usage, int *code)
@@ -47,6 +49,19 @@ plain_opts(int argc, char **argv, const char *usage, int *code)
 	while ((ch = cli_getopt(argc, argv, "h", opts, usage, code)) != -1)
 		if (ch == '?')
 			return -1;
+	return 0;
+}
+
+/* The statuses of outbox.h; a typo would list nothing and say nothing. */
+static int
+valid_status(const char *s)
+{
+	static const char *const statuses[] = { "queued", "sent", "failed",
+	    "expired", "dropped" };
+
+	for (size_t i = 0; i < NELEM(statuses); i++)
+		if (strcmp(s, statuses[i]) == 0)
+			return 1;
 	return 0;
 }
 
@@ -74,6 +89,9 @@ outbox_list_cmd(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_fail(EX_USAGE, "%s", usage_list);
+	if (status != NULL && !valid_status(status))
+		return cli_fail(EX_USAGE, "status must be queued, sent, "
+		    "failed, expired or dropped, not '%s'", status);
 	if ((db = cli_db(cli, &code)) == NULL)
 		return code;
 	if (outbox_write(db, stdout, json, status) != BOTU_OK)
@@ -159,6 +177,7 @@ static int
 outbox_flush_cmd(struct cli *cli, int argc, char **argv)
 {
 	struct deliver_report r, total = { 0 };
+	struct timespec until = { 0, 0 };
 	const struct botu_conf *conf;
 	struct deliver *d = NULL;
 	char err[BOTU_ERRLEN];
@@ -173,6 +192,7 @@ outbox_flush_cmd(struct cli *cli, int argc, char **argv)
 		return code;
 	if (conf_require_smtp(conf, err) < 0)
 		return cli_fail(EX_CONFIG, "%s", err);
+	smtp_global_init();	/* before deliver's threads exist */
 	if (deliver_new(conf, conf->list.database, &d, err) != BOTU_OK)
 		return cli_fail(EX_UNAVAILABLE, "%s", err);
 	for (;;) {
@@ -185,16 +205,18 @@ outbox_flush_cmd(struct cli *cli, int argc, char **argv)
 		total.failed += r.failed;
 		total.expired += r.expired;
 		if (r.paused) {
-			code = cli_fail(EX_TEMPFAIL, "sending is paused: %s",
-			    r.reason);
+			code = cli_fail(EX_TEMPFAIL, "sending is paused: %s "
+			    "(botu outbox retry ends the pause)", r.reason);
 			break;
 		}
 		/* Only wait for the rate limits, not for retries. */
-		if (next == 0 || (r.waiting == 0 && r.sent + r.retried +
-		    r.failed == 0) || next > time(NULL) + 120)
+		if (r.waiting == 0 || next == 0 || next > time(NULL) + 120)
 			break;
-		while (time(NULL) < next)
-			sleep(1);
+		/* To the second: under max_per_minute deliver_once() waits
+		 * for the rest of it, so a later wake-up would cost time. */
+		until.tv_sec = next;
+		(void)clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &until,
+		    NULL);
 	}
 	printf("sent %d, to retry %d, failed %d, expired %d\n", total.sent,
 	    total.retried, total.failed, total.expired);

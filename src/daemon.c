@@ -165,8 +165,8 @@ flush_outbox(const struct botu_conf *conf)
 		return;
 	}
 	while (!stop_flag && deliver_once(d, &r, &next) == BOTU_OK &&
-	    !r.paused && next != 0 && next <= time(NULL) + 120 &&
-	    (r.waiting > 0 || r.sent + r.retried + r.failed > 0))
+	    !r.paused && r.waiting > 0 && next != 0 &&
+	    next <= time(NULL) + 120)
 		if (next > time(NULL))
 			sleep_or_stop((int)(next - time(NULL)));
 	deliver_free(d);

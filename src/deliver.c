@@ -36,8 +36,10 @@ struct deliver {
 	pthread_cond_t		 done_cv;
 	struct job		**queue;	/* waiting to be sent */
 	size_t			 qlen;
-	struct job		**done;		/* answered */
+	struct job		**done;		/* answered, in that order */
 	size_t			 ndone;
+	size_t			 dnext;		/* the next to record */
+	int			 held;		/* refusals not judged yet */
 	int			 stop;
 
 	int64_t			 next_slot_ms;	/* max_per_minute pacing */
@@ -57,6 +59,18 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * A refusal may pause sending, or ask it to slow down: no further mail is
+ * handed out until it has been judged (record()), or a worker would take
+ * the next mail before the pause is known.
+ */
+static int
+holds_queue(const struct smtp_result *res)
+{
+	return res->outcome == SMTP_PERM || res->outcome == SMTP_OURS ||
+	    res->rate_limited;
+}
+
 static void *
 worker(void *arg)
 {
@@ -66,7 +80,7 @@ worker(void *arg)
 
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
-		while (!d->stop && d->qlen == 0)
+		while (!d->stop && (d->qlen == 0 || d->held > 0))
 			pthread_cond_wait(&d->work_cv, &d->mu);
 		if (d->stop)
 			break;
@@ -77,6 +91,8 @@ worker(void *arg)
 		    job->row.data, job->row.len, &job->res);
 
 		pthread_mutex_lock(&d->mu);
+		if (holds_queue(&job->res))
+			d->held++;
 		d->done[d->ndone++] = job;
 		pthread_cond_signal(&d->done_cv);
 	}
@@ -258,9 +274,9 @@ record_perm(struct deliver *d, struct deliver_report *r, struct job *job)
 	d->run[d->nrun++] = job;
 	if (d->nrun < DELIVER_SAME_5XX)
 		return;
+	/* The text is the whole reply line, its code included. */
 	snprintf(why, sizeof(why), "the server refused %d mails in a row "
-	    "with the same reply: %d %s", d->nrun, job->res.code,
-	    job->res.text);
+	    "with the same reply: %s", d->nrun, job->res.text);
 	trip(d, why);
 	record_run(d, r, 1);
 	r->paused = 1;
@@ -328,9 +344,19 @@ allowance(struct deliver *d, time_t now, time_t *next)
 		/* Evenly spaced, a little slower than the limit, so that no
 		 * 60-second window the server counts can see more. */
 		int64_t interval = 60000 / c->smtp.max_per_minute + 50;
+		int64_t wait = d->next_slot_ms - ms;
 
+		/* The last second is waited for here: rounded to the whole
+		 * seconds of *next it would cost up to a second per mail (a
+		 * third of the rate at 30 a minute). */
+		if (wait > 0 && wait < 1000) {
+			struct timespec ts = { 0, (long)wait * 1000000 };
+
+			nanosleep(&ts, NULL);
+			ms = now_ms();
+		}
 		if (d->next_slot_ms > ms) {
-			*next = (time_t)((d->next_slot_ms + 999) / 1000);
+			*next = (time_t)(d->next_slot_ms / 1000);
 			return 0;
 		}
 		if (outbox_sent_since(d->db, now - 60, &sent) == BOTU_OK &&
@@ -350,10 +376,11 @@ run_batch(struct deliver *d, struct outbox_row *rows, size_t n,
     struct deliver_report *r)
 {
 	size_t answered = 0, pending = 0;
-	int in_txn = 0, uncommitted = 0;
+	int in_txn = 0, uncommitted = 0, held;
 
 	start_threads(d);
 	pthread_mutex_lock(&d->mu);
+	d->ndone = d->dnext = 0;
 	for (size_t i = n; i-- > 0;) {	/* the queue pops from its end */
 		struct job *job = xcalloc(1, sizeof(*job));
 
@@ -362,33 +389,39 @@ run_batch(struct deliver *d, struct outbox_row *rows, size_t n,
 		d->queue[d->qlen++] = job;
 	}
 	pthread_cond_broadcast(&d->work_cv);
-	while (answered < n) {
-		while (d->ndone == 0)
+	while (answered + pending < n) {
+		while (d->dnext == d->ndone)
 			pthread_cond_wait(&d->done_cv, &d->mu);
-		struct job *job = d->done[--d->ndone];
-		/* After a trip, what has not gone out yet stays queued. */
-		if (r->paused && d->qlen > 0) {
-			pending = d->qlen;
-			while (d->qlen > 0)
-				free_job(d->queue[--d->qlen]);
-		}
+		struct job *job = d->done[d->dnext++];
 		pthread_mutex_unlock(&d->mu);
+		held = holds_queue(&job->res);
 		if (!in_txn)
 			in_txn = db_begin(d->db) == BOTU_OK;
 		record(d, r, job);
 		answered++;
-		if (++uncommitted >= COMMIT_EVERY || answered + pending == n) {
-			if (in_txn && db_commit(d->db) != BOTU_OK) {
-				log_warnx("outbox: cannot record results: %s",
-				    db_errmsg(d->db));
-				db_rollback(d->db);
-			}
-			in_txn = 0;
-			uncommitted = 0;
-		}
 		pthread_mutex_lock(&d->mu);
-		if (answered + pending == n)
-			break;
+		/* After a pause or a slow-down, what has not gone out yet
+		 * stays queued, untouched. */
+		if (r->paused || d->slow_until > time(NULL)) {
+			pending += d->qlen;
+			while (d->qlen > 0)
+				free_job(d->queue[--d->qlen]);
+		}
+		if (held) {
+			d->held--;
+			pthread_cond_broadcast(&d->work_cv);
+		}
+		if (++uncommitted < COMMIT_EVERY && answered + pending < n)
+			continue;
+		pthread_mutex_unlock(&d->mu);
+		if (in_txn && db_commit(d->db) != BOTU_OK) {
+			log_warnx("outbox: cannot record results: %s",
+			    db_errmsg(d->db));
+			db_rollback(d->db);
+		}
+		in_txn = 0;
+		uncommitted = 0;
+		pthread_mutex_lock(&d->mu);
 	}
 	pthread_mutex_unlock(&d->mu);
 	if (d->nrun > 0 && db_begin(d->db) == BOTU_OK) {
@@ -437,12 +470,22 @@ deliver_once(struct deliver *d, struct deliver_report *r, time_t *next)
 		deliver_paused(d->db, r->reason, next);
 		return BOTU_OK;
 	}
+	/* Sending works again: the next pause starts at its first length. */
+	if (r->sent > 0 && state_time(d->db, KEY_TRIPS) != 0)
+		db_state_set(d->db, KEY_TRIPS, NULL);
+	/* What is still due was held back: by a limit, a slow-down or the
+	 * batch size (a retry is not due before its backoff). */
+	if (n > 0 && outbox_due(d->db, now, 1, &rows, &n) == BOTU_OK) {
+		r->waiting = (int)n;
+		outbox_rows_free(rows, n);
+	}
 	if (outbox_next_due(d->db, &due) != BOTU_OK)
 		return BOTU_EDATA;
 	if (due != 0 && (*next == 0 || due < *next))
 		*next = due;
+	/* Rounded down: allowance() waits for the rest of the second. */
 	if (d->conf->smtp.max_per_minute > 0 && due != 0 &&
 	    d->next_slot_ms / 1000 > *next)
-		*next = (time_t)((d->next_slot_ms + 999) / 1000);
+		*next = (time_t)(d->next_slot_ms / 1000);
 	return BOTU_OK;
 }

@@ -35,6 +35,14 @@ outbox_add(struct botu_db *db, const struct outbox_mail *m, int64_t *id)
 	return rc;
 }
 
+/*
+ * A queued row that may go when its time comes: ordered mail waits for
+ * earlier ordered mail to the same person (rcpt compares without case).
+ */
+#define SENDABLE "status = 'queued' AND body IS NOT NULL AND NOT (" \
+	"ordered AND EXISTS (SELECT 1 FROM outbox p WHERE p.rcpt = o.rcpt " \
+	"AND p.ordered AND p.status = 'queued' AND p.id < o.id))"
+
 void
 outbox_row_clear(struct outbox_row *r)
 {
@@ -56,13 +64,9 @@ int
 outbox_due(struct botu_db *db, time_t now, int max,
     struct outbox_row **rows, size_t *n)
 {
-	/* Ordered mail waits for earlier ordered mail to the same person. */
 	sqlite3_stmt *st = db_stmt(db,
 	    "SELECT id, rcpt, envelope_from, body, attempts FROM outbox o "
-	    "WHERE status = 'queued' AND next_try <= ?1 AND expires_at > ?1 "
-	    "AND body IS NOT NULL AND NOT (ordered AND EXISTS ("
-	    "  SELECT 1 FROM outbox p WHERE p.rcpt = o.rcpt AND p.ordered"
-	    "  AND p.status = 'queued' AND p.id < o.id)) "
+	    "WHERE " SENDABLE " AND next_try <= ?1 AND expires_at > ?1 "
 	    "ORDER BY next_try, id LIMIT ?2");
 	struct outbox_row *out = NULL;
 	size_t count = 0;
@@ -100,8 +104,9 @@ outbox_due(struct botu_db *db, time_t now, int max,
 int
 outbox_next_due(struct botu_db *db, time_t *when)
 {
+	/* Not a held row's own time, or the loop would spin until then. */
 	sqlite3_stmt *st = db_stmt(db,
-	    "SELECT min(next_try) FROM outbox WHERE status = 'queued'");
+	    "SELECT min(next_try) FROM outbox o WHERE " SENDABLE);
 	int rc = sqlite3_step(st);
 
 	*when = rc == SQLITE_ROW ? (time_t)sqlite3_column_int64(st, 0) : 0;
@@ -290,7 +295,8 @@ outbox_requeue(struct botu_db *db, int64_t id, time_t now, int *n)
 	sqlite3_stmt *st = db_stmt(db,
 	    "UPDATE outbox SET status = 'queued', next_try = ?1, "
 	    "expires_at = max(expires_at, ?1 + ?2) "
-	    "WHERE (?3 = 0 AND status IN ('failed', 'expired')) OR "
+	    "WHERE (?3 = 0 AND (status IN ('failed', 'expired') OR "
+	    "  (status = 'queued' AND next_try > ?1))) OR "
 	    "(id = ?3 AND status IN ('queued', 'failed', 'expired'))");
 	int rc;
 

@@ -289,8 +289,8 @@ classify_ours(int rc, const struct smtp_trace *t, const char *host,
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 		text = xasprintf("the server's certificate is not trusted for "
-		    "%s: %s; if the server uses a private CA, set [smtp] "
-		    "ca_file", host, err);
+		    "%s: %s; check [smtp] host, or if the server uses a "
+		    "private CA, set [smtp] ca_file", host, err);
 		break;
 	case CURLE_SSL_CONNECT_ERROR:
 		text = xasprintf("no TLS connection with %s:%d: %s; check "

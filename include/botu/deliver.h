@@ -34,7 +34,8 @@ struct deliver_report {
 	int	retried;	/* 4xx or network: will be tried again */
 	int	failed;		/* refused for good */
 	int	expired;
-	int	waiting;	/* due now, but held by a limit */
+	int	waiting;	/* due now, but held by a limit or a
+				   slow-down: another pass will send it */
 	int	paused;		/* the breaker is open */
 	char	reason[BOTU_ERRLEN];	/* why it is paused */
 };
@@ -51,7 +52,8 @@ void	deliver_free(struct deliver *);	/* ends the threads; accepts NULL */
  * One pass: expires what no longer makes sense, then sends every due mail
  * the limits allow now, waits for the answers and records them. *next gets
  * when another pass is worth making (a retry, the end of a pause, the next
- * slot under max_per_minute), 0 when nothing is queued.
+ * slot under max_per_minute), 0 when nothing is queued. Under
+ * max_per_minute a pass may first wait up to a second for its slot.
  */
 int	deliver_once(struct deliver *, struct deliver_report *, time_t *next);
 

@@ -65,7 +65,10 @@ int	outbox_due(struct botu_db *, time_t now, int max,
 	    struct outbox_row **rows, size_t *n);
 void	outbox_rows_free(struct outbox_row *, size_t n);
 
-/* When the next queued row is due (0: none queued). */
+/*
+ * When the next queued row is due (0: none queued). A row held back by
+ * earlier ordered mail does not count: it goes after that one.
+ */
 int	outbox_next_due(struct botu_db *, time_t *when);
 
 /* Results; each records the server's code and text. */
@@ -89,7 +92,10 @@ int	outbox_sent_since(struct botu_db *, time_t since, int64_t *n);
 
 /* For botu outbox: */
 int	outbox_write(struct botu_db *, FILE *, int json, const char *status);
-/* Queue again now: one row (id > 0) or every failed/expired row (id 0). */
+/*
+ * Queue again now: one row (id > 0), or (id 0) every failed or expired row
+ * and every queued row still waiting for its retry.
+ */
 int	outbox_requeue(struct botu_db *, int64_t id, time_t now, int *n);
 /* Drop one queued row (id > 0) or all failed rows (id 0). */
 int	outbox_drop(struct botu_db *, int64_t id, int *n);

@@ -156,15 +156,28 @@ class Servers:
         self.owned = owned  # started here, so stopped here
 
     @classmethod
-    def start(cls):
+    def start(cls, main_cf=None, submission_opts=None):
         """Starts a new server set in a fresh folder (under $BOTU_TEST_TMP
-        when run.sh set it, else /tmp) and returns it."""
+        when run.sh set it, else /tmp) and returns it.
+
+        main_cf: lines for Postfix's main.cf (after, so overriding, the
+        usual ones); submission_opts: {"name": "value"} given as -o options
+        to the services with AUTH. For a stricter provider, e.g.
+        submission_opts={"smtpd_client_message_rate_limit": "30"}."""
         _install_signal_handlers()
         parent = os.environ.get("BOTU_TEST_TMP") or "/tmp"
         d = tempfile.mkdtemp(prefix="botu-test.", dir=parent)
+        env = dict(os.environ)
+        env["BOTU_TEST_POSTFIX_MAIN_CF"] = main_cf or ""
+        opts = []
+        for name, value in (submission_opts or {}).items():
+            if re.search(r"\s", f"{name}={value}"):
+                raise ValueError(f"no spaces in -o {name}={value}")
+            opts.append(f"{name}={value}")
+        env["BOTU_TEST_POSTFIX_SUBMISSION_OPTS"] = " ".join(opts)
         r = subprocess.run([SERVERS_SH, "start", d], stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, timeout=120)
+                           text=True, timeout=120, env=env)
         if r.returncode != 0:
             subprocess.run([SERVERS_SH, "stop", d], stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL)
