@@ -6,6 +6,7 @@
 
 #include "botu/cmd.h"
 #include "botu/log.h"
+#include "botu/util.h"
 
 int
 cli_fail(int code, const char *fmt, ...)
@@ -97,4 +98,30 @@ cli_getopt(int argc, char **argv, const char *shortopts,
 		return '?';
 	}
 	return ch;
+}
+
+int
+cli_dispatch(struct cli *cli, int argc, char **argv,
+    const struct cli_sub *subs, const char *usage)
+{
+	struct buf names;
+	int code;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EX_USAGE : EX_OK;
+	}
+	for (const struct cli_sub *s = subs; s->name != NULL; s++)
+		if (strcmp(argv[1], s->name) == 0) {
+			optind = 0;
+			return s->fn(cli, argc - 1, argv + 1);
+		}
+	buf_init(&names);
+	for (const struct cli_sub *s = subs; s->name != NULL; s++)
+		buf_addf(&names, "%s%s", s == subs ? "" : ", ", s->name);
+	code = cli_fail(EX_USAGE, "%s: unknown command '%s' (%s)", argv[0],
+	    argv[1], names.s);
+	buf_free(&names);
+	return code;
 }

@@ -253,26 +253,13 @@ members_export(struct cli *cli, int argc, char **argv)
 int
 cmd_members(struct cli *cli, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(struct cli *, int, char **);
-	} subs[] = {
+	static const struct cli_sub subs[] = {
 		{ "list", members_list },
 		{ "add", members_add_cmd },
 		{ "remove", members_remove_cmd },
 		{ "export", members_export },
+		{ NULL, NULL },
 	};
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
-		fputs(usage_members, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EX_USAGE : EX_OK;
-	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(argv[1], subs[i].name) == 0) {
-			optind = 0;
-			return subs[i].fn(cli, argc - 1, argv + 1);
-		}
-	return cli_fail(EX_USAGE, "members: unknown command '%s' (list, add, "
-	    "remove, export)", argv[1]);
+	return cli_dispatch(cli, argc, argv, subs, usage_members);
 }

@@ -227,26 +227,13 @@ outbox_flush_cmd(struct cli *cli, int argc, char **argv)
 int
 cmd_outbox(struct cli *cli, int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(struct cli *, int, char **);
-	} subs[] = {
+	static const struct cli_sub subs[] = {
 		{ "list", outbox_list_cmd },
 		{ "retry", outbox_retry_cmd },
 		{ "drop", outbox_drop_cmd },
 		{ "flush", outbox_flush_cmd },
+		{ NULL, NULL },
 	};
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
-		fputs(usage_outbox, argc < 2 ? stderr : stdout);
-		return argc < 2 ? EX_USAGE : EX_OK;
-	}
-	for (size_t i = 0; i < NELEM(subs); i++)
-		if (strcmp(argv[1], subs[i].name) == 0) {
-			optind = 0;
-			return subs[i].fn(cli, argc - 1, argv + 1);
-		}
-	return cli_fail(EX_USAGE, "outbox: unknown command '%s' (list, "
-	    "retry, drop, flush)", argv[1]);
+	return cli_dispatch(cli, argc, argv, subs, usage_outbox);
 }

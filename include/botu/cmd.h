@@ -40,6 +40,19 @@ struct option;
 int	cli_getopt(int argc, char **argv, const char *shortopts,
 	    const struct option *, const char *usage, int *code);
 
+/* A command with subcommands ("members list"): argv[1] names one. */
+struct cli_sub {
+	const char	*name;
+	int		(*fn)(struct cli *, int, char **);
+};
+
+/*
+ * Runs the subcommand argv[1] of subs (NULL-named entry ends the table)
+ * with argv + 1; prints usage for --help or a missing or unknown one.
+ */
+int	cli_dispatch(struct cli *, int argc, char **argv,
+	    const struct cli_sub *subs, const char *usage);
+
 int	cmd_members(struct cli *, int argc, char **argv);
 int	cmd_check(struct cli *, int argc, char **argv);
 int	cmd_outbox(struct cli *, int argc, char **argv);
