@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "botu/cmd.h"
+#include "botu/mailout.h"
+#include "botu/template.h"
 #include "botu/imap.h"
 #include "botu/log.h"
 #include "botu/smtp.h"
@@ -155,6 +157,41 @@ check_smtp(struct report *r, const struct botu_conf *conf)
 	report_ok("smtp login", detail);
 }
 
+/* Every mail botu sends renders in every language, from these files. */
+static void
+check_templates(struct report *r, const struct botu_conf *conf)
+{
+	const char *dir = tmpl_dir(conf->list.templates);
+	char err[BOTU_ERRLEN], detail[BOTU_ERRLEN];
+	int n = 0;
+
+	for (int l = 0; l < LANG_COUNT; l++)
+		for (size_t i = 0; mailout_templates[i] != NULL; i++) {
+			const char *langs[] = { conf_languages[l], NULL };
+			struct tmpl_vars *vars = tmpl_vars_new();
+			struct tmpl_mail m = { 0 };
+			int rc;
+
+			err[0] = '\0';
+			mailout_list_vars(conf, vars, NULL);
+			rc = tmpl_mail_render(dir, langs, mailout_templates[i],
+			    vars, &m, err);
+			if (rc == BOTU_OK && strcmp(m.lang, conf_languages[l]))
+				snprintf(err, sizeof(err), "%s/%s.txt is "
+				    "missing", conf_languages[l],
+				    mailout_templates[i]);
+			tmpl_mail_clear(&m);
+			tmpl_vars_free(vars);
+			if (rc != BOTU_OK || err[0] != '\0') {
+				report_bad(r, EX_CONFIG, "templates", err);
+				return;
+			}
+			n++;
+		}
+	snprintf(detail, sizeof(detail), "%d mails in %s", n, dir);
+	report_ok("templates", detail);
+}
+
 int
 cmd_check(struct cli *cli, int argc, char **argv)
 {
@@ -176,6 +213,7 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	if ((conf = cli_conf(cli, &code)) == NULL)
 		return code;
 	report_ok("configuration", conf->file);
+	check_templates(&r, conf);
 	check_secret(&r, "imap secret", &conf->imap.srv);
 	check_secret(&r, "smtp secret", &conf->smtp.srv);
 	if ((db = cli_db(cli, &code)) == NULL) {

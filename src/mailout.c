@@ -8,6 +8,15 @@
 #include "botu/outbox.h"
 #include "botu/util.h"
 
+const char *const mailout_templates[] = {
+	"confirm-subscribe",
+	"confirm-unsubscribe",
+	"welcome",
+	"help",
+	"already-member",
+	NULL,
+};
+
 static void
 set_plus(struct tmpl_vars *vars, const struct botu_conf *conf,
     const char *name, const char *detail)

@@ -43,6 +43,10 @@ int	mailout_queue(struct botu_db *, const struct botu_conf *,
 	    const struct mailout *, struct tmpl_vars *vars,
 	    char err[BOTU_ERRLEN]);
 
+/* Every template the code sends, NULL-terminated: botu check renders
+ * each in every language. */
+extern const char *const mailout_templates[];
+
 /* Adds the list's own variables (above) to vars. */
 void	mailout_list_vars(const struct botu_conf *, struct tmpl_vars *,
 	    const char *unsubscribe);

@@ -23,7 +23,8 @@ class Cli(unittest.TestCase):
         self.conf = os.path.join(self.tmp, "botu.conf")
         with open(self.conf, "w") as f:
             f.write("[list]\naddress = annerike@lsabewoners.nl\n"
-                    "database = botu.db\n")
+                    "database = botu.db\ntemplates = %s\n"
+                    % os.path.join(ROOT, "templates"))
 
     def botu(self, *args, conf=None, stdin=None):
         return subprocess.run([BOTU, "-c", conf or self.conf] + list(args),
@@ -111,11 +112,26 @@ class Cli(unittest.TestCase):
         js = json.loads(self.botu("members", "export", "--json").stdout)
         self.assertEqual(js[0]["status"], "unsubscribed")
 
-    def test_check_reports_the_database(self):
+    def test_check_reports_the_database_and_templates(self):
         out = self.botu("check")
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertIn("database", out.stdout)
         self.assertIn("schema version", out.stdout)
+        self.assertRegex(out.stdout, r"ok +templates +10 mails")
+        # A language without its texts is a configuration error.
+        tdir = os.path.join(self.tmp, "templates")
+        subprocess.run(["cp", "-r", os.path.join(ROOT, "templates"), tdir],
+                       check=True)
+        os.remove(os.path.join(tdir, "en", "welcome.txt"))
+        conf2 = os.path.join(self.tmp, "t.conf")
+        with open(conf2, "w") as f:
+            f.write("[list]\naddress = annerike@lsabewoners.nl\n"
+                    "database = botu.db\ntemplates = %s\n" % tdir)
+        out = self.botu("check", conf=conf2)
+        self.assertEqual(out.returncode, 78, out.stdout)
+        self.assertRegex(out.stdout,
+                         r"FAILED +templates +no template welcome .*"
+                         r"en/welcome.txt")
 
     def test_version(self):
         out = subprocess.run([BOTU, "-V"], capture_output=True, text=True)
