@@ -191,9 +191,8 @@ static int
 wait_after(int rc, const char *err, int *backoff, int *auth_wait)
 {
 	if (rc == BOTU_EAUTH) {
-		log_warnx("the IMAP server refused the login: %s; trying again "
-		    "in %d minutes (check [imap] username and the password)",
-		    err, *auth_wait / 60);
+		log_warnx("%s; trying again in %d minutes (check [imap] "
+		    "username and the password)", err, *auth_wait / 60);
 		int w = *auth_wait;
 		*auth_wait = *auth_wait * 2 > AUTH_WAIT_MAX ? AUTH_WAIT_MAX :
 		    *auth_wait * 2;

@@ -787,6 +787,36 @@ class Intake(botutest.ServersTestCase):
         self.assertRegex(text, r"outbox: 1 sent")
         self.assertEqual(len(self.arrived(zoe)), 1)
 
+    def test_refused_login_waits_long_and_says_so(self):
+        """A changed password must not get the account locked: after a
+        refused login the daemon waits 15 minutes and says why."""
+        wrong = os.path.join(self.tmp, "wrong.secret")
+        with open(wrong, "w") as f:
+            f.write("not-the-password\n")
+        os.chmod(wrong, 0o600)
+        conf = self.servers.write_config(
+            os.path.join(self.tmp, "wrong.conf"),
+            {"imap": {"password_file": wrong}}, user=self.list)
+        log = os.path.join(self.tmp, "daemon.log")
+        with open(log, "w") as f:
+            proc = subprocess.Popen([botutest.BOTU_BIN, "-c", conf, "run"],
+                                    stdin=subprocess.DEVNULL, stdout=f,
+                                    stderr=subprocess.STDOUT)
+        try:
+            text = self.wait_log(log, r"trying again in 15 minutes", proc)
+            self.assertIn("refused the login", text)
+            # It waits: no second attempt within a few seconds.
+            time.sleep(3)
+            with open(log) as f:
+                self.assertEqual(sum("refused the login" in line
+                                     for line in f), 1)
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=10), 0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
     def wait_log(self, path, pattern, proc, timeout=20):
         deadline = time.monotonic() + timeout
         while True:
