@@ -76,7 +76,7 @@ PROG	 = $(BUILD)/botu
 endif
 
 .PHONY: all asan check check-run unit integration demo lint bench clean deps \
-	drivers
+	drivers fuzz fuzz-smoke fuzz-lib
 
 all: $(PROG)
 
@@ -109,6 +109,32 @@ drivers: $(DRIVERS)
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu
 
+# libFuzzer targets for botu's own parsers (clang). `make fuzz` runs each
+# for FUZZ_SECONDS; `make fuzz-smoke` (part of check) for a few seconds.
+# Crashes land in build-fuzz/crashes/; each one becomes a file in
+# tests/fuzz/regressions/<target>/, which every run replays first.
+FUZZ_SRCS    = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_TARGETS = $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_SECONDS ?= 300
+FUZZ_CC      = clang
+FUZZ_CFLAGS  = -O1 -g -fsanitize=fuzzer-no-link -Wno-unknown-warning-option
+
+fuzz-lib:
+	$(MAKE) BUILD=build-fuzz SAN=1 CC=$(FUZZ_CC) CFLAGS="$(FUZZ_CFLAGS)" \
+	    build-fuzz/libbotu.a
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h fuzz-lib
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
+	    -fsanitize=fuzzer,address,undefined -o $@ $< build-fuzz/libbotu.a \
+	    $(LDLIBS)
+
+fuzz: deps $(FUZZ_TARGETS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: $(FUZZ_TARGETS)
+	tests/fuzz/run.sh 8 $(FUZZ_TARGETS)
+
+
 deps:
 	@tests/install-deps.sh
 
@@ -119,6 +145,7 @@ check: deps
 
 check-run: all lint drivers
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu unit
+	$(MAKE) fuzz-smoke
 	tests/integration/run.sh
 
 # The worker tests start the botu binary of the same build; the corpus
@@ -145,6 +172,6 @@ bench: deps
 	tests/bench/run.sh
 
 clean:
-	rm -rf build build-asan botu
+	rm -rf build build-asan build-fuzz botu
 
 -include $(OBJS:.o=.d) $(BUILD)/main.d

@@ -37,7 +37,9 @@ addr_detail(const struct botu_conf *c, const char *addr, char **detail)
 	if (at == NULL || strcasecmp(at, list_at) != 0)
 		return 0;
 	alen = (size_t)(at - addr);
-	if (alen < local || strncasecmp(addr, c->list.address, local) != 0)
+	/* "a+x@y@domain" is not an address, whatever its last @ says. */
+	if (alen < local || memchr(addr, '@', alen) != NULL ||
+	    strncasecmp(addr, c->list.address, local) != 0)
 		return 0;
 	if (alen == local) {
 		*detail = xstrdup("");

@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 
 files=$(ls src/*.c src/*.h include/botu/*.h tests/unit/*.c tests/unit/*.h \
-    tests/integration/*.c \
+    tests/integration/*.c tests/fuzz/*.c tests/fuzz/*.h \
     2>/dev/null)
 status=0
 
