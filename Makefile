@@ -143,10 +143,13 @@ deps:
 check: deps
 	$(MAKE) check-run
 
+# The integration tests run the sanitizer build: a leak or an error in any
+# botu process (the parse worker too) fails the test that started it.
 check-run: all lint drivers
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu unit
 	$(MAKE) fuzz-smoke
-	tests/integration/run.sh
+	BOTU_BIN=$(CURDIR)/build-asan/botu BOTU=$(CURDIR)/build-asan/botu \
+	    tests/integration/run.sh
 
 # The worker tests start the botu binary of the same build; the corpus
 # test reads ../shared/corpora beside the repository.
