@@ -604,6 +604,13 @@ by_subject(const struct botu_conf *conf, const char *subj,
 	    !match_phrases(subj, &intent, &lang) &&
 	    !match_extra(conf, subj, &intent, &lang))
 		return;
+	/* Subject "PS-noot", text "ik wil mijn PS-noot intrekken". */
+	if (intent == INTENT_NOTE && match_phrases(core, &body_intent,
+	    &body_lang) && body_intent == INTENT_WITHDRAW) {
+		set(c, INTENT_WITHDRAW, CHANNEL_BODY, body_lang, "the whole "
+		    "text is '%s'", core);
+		return;
+	}
 	/*
 	 * "Aanmelden" with a text about the neighbourhood party is not a
 	 * sign-up. Help and notes are what the subject says, whatever the text.

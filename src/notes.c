@@ -73,11 +73,12 @@ profile_line(const char *line, char **value)
 		const char	*word;
 		int		 what;
 	} words[] = {
-		{ "naam", 'n' }, { "name", 'n' }, { "mijn naam", 'n' },
-		{ "my name", 'n' }, { "rol", 'r' }, { "role", 'r' },
-		{ "mijn rol", 'r' }, { "my role", 'r' },
+		{ "naam", 'n' }, { "name", 'n' }, { "rol", 'r' },
+		{ "role", 'r' },
 	};
 	const char *p = line;
+	char *core;
+	int nwords;
 
 	while (*p == ' ' || *p == '*' || *p == '-')
 		p++;
@@ -93,8 +94,12 @@ profile_line(const char *line, char **value)
 			continue;
 		v++;
 		*value = str_trim(xstrdup(v));
-		/* "naam:" alone says nothing */
-		if ((*value)[0] == '\0') {
+		/* "naam:" alone says nothing; a sentence is no name. */
+		core = text_core(*value);
+		nwords = text_count_words(core);
+		free(core);
+		if ((*value)[0] == '\0' || nwords > 6 ||
+		    strpbrk(*value, "?!") != NULL) {
 			free(*value);
 			*value = NULL;
 			return 0;
@@ -169,19 +174,28 @@ notes_extract(const char *mail_text, struct note_text *out)
 	char **lines, *value;
 	size_t n, first = 0, last, i;
 	struct buf b;
-	int what;
+	int what, preamble = 0;
 
 	memset(out, 0, sizeof(*out));
 	lines = lines_of(msg, &n);
 	last = n;
-	/* Profile lines and blank lines at the start and at the end. */
+	/* Profile lines, blank lines and one preamble at the start. */
 	for (; first < last; first++) {
 		if (lines[first][0] == '\0')
 			continue;
 		what = profile_line(lines[first], &value);
-		if (what == 0)
+		if (what != 0) {
+			take_profile(out, what, value);
+			continue;
+		}
+		if (preamble || !is_preamble(lines[first]))
 			break;
-		take_profile(out, what, value);
+		/* Only when text follows it. */
+		for (i = first + 1; i < last && lines[i][0] == '\0'; i++)
+			;
+		if (i == last)
+			break;
+		preamble = 1;
 	}
 	for (; last > first; last--) {
 		if (lines[last - 1][0] == '\0')
@@ -190,13 +204,6 @@ notes_extract(const char *mail_text, struct note_text *out)
 		if (what == 0)
 			break;
 		take_profile(out, what, value);
-	}
-	/* A one-line preamble, when text follows it. */
-	if (first < last && is_preamble(lines[first])) {
-		for (i = first + 1; i < last && lines[i][0] == '\0'; i++)
-			;
-		if (i < last)
-			first = i;
 	}
 	buf_init(&b);
 	for (i = first; i < last; i++) {

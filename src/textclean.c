@@ -389,6 +389,8 @@ text_message(const char *own)
 	char **lines = split_lines(own != NULL ? own : "", &n);
 	struct buf b;
 
+	int closed = 0;
+
 	end = n;
 	/* From the end, so a "Best wel..." inside the text stays. */
 	for (i = n; i-- > 0;) {
@@ -398,14 +400,20 @@ text_message(const char *own)
 		free(norm);
 		if (closing && is_tail(lines, i + 1, n)) {
 			end = i;
+			closed = 1;
 			break;
 		}
 	}
 	while (end > 0 && blank(lines[end - 1]))
 		end--;
-	if (end > 1 && is_name_line(lines[end - 1]) &&
-	    blank(lines[end - 2]))
-		end--;
+	/* A bare name under the text, when there is text above it. */
+	if (!closed && end > 2 && is_name_line(lines[end - 1]) &&
+	    blank(lines[end - 2])) {
+		for (i = 0; i + 2 < end && blank(lines[i]); i++)
+			;
+		if (i + 2 < end)
+			end--;
+	}
 	while (start < end && blank(lines[start]))
 		start++;
 	if (start < end) {
