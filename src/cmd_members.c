@@ -124,6 +124,29 @@ queue_welcome(struct botu_db *db, const struct botu_conf *conf,
 	return rc;
 }
 
+/* A role from [notes] roles, as the list spells it; else EX_USAGE. */
+static int
+check_role(struct cli *cli, char **role)
+{
+	const struct botu_conf *conf;
+	const char *known;
+	char *roles;
+	int code = EX_OK;
+
+	if ((conf = cli_conf(cli, &code)) == NULL)
+		return code;
+	known = notes_role(conf, *role);
+	if (known != NULL) {
+		*role = (char *)known;
+		return EX_OK;
+	}
+	roles = notes_roles_line(conf);
+	code = cli_fail(EX_USAGE, "role '%s' is not one of [notes] roles: %s",
+	    *role, roles);
+	free(roles);
+	return code;
+}
+
 static int
 members_add_cmd(struct cli *cli, int argc, char **argv)
 {
@@ -177,6 +200,9 @@ members_add_cmd(struct cli *cli, int argc, char **argv)
 		return cli_fail(EX_USAGE, "members add: give one address "
 		    "(see botu members add --help)");
 	m.email = argv[optind];
+	if (m.role != NULL && m.role[0] != '\0' &&
+	    (code = check_role(cli, &m.role)) != EX_OK)
+		return code;
 	if (pending)
 		m.status = "pending";
 	else {
@@ -314,19 +340,9 @@ members_set_cmd(struct cli *cli, int argc, char **argv)
 		    NOTES_MAX_NAME);
 	if ((conf = cli_conf(cli, &code)) == NULL)
 		return code;
-	if (role != NULL && role[0] != '\0') {
-		const char *known = notes_role(conf, role);
-		char *roles;
-
-		if (known == NULL) {
-			roles = notes_roles_line(conf);
-			code = cli_fail(EX_USAGE, "role '%s' is not one of "
-			    "[notes] roles: %s", role, roles);
-			free(roles);
-			return code;
-		}
-		role = known;
-	}
+	if (role != NULL && role[0] != '\0' &&
+	    (code = check_role(cli, (char **)&role)) != EX_OK)
+		return code;
 	if ((db = cli_db(cli, &code)) == NULL)
 		return code;
 	rc = members_get(db, argv[optind], &m);
