@@ -1229,21 +1229,23 @@ notes_on_withdraw(struct notes_mail *x)
 	struct note n = { 0 };
 	char *token = NULL, *reply_to = NULL;
 	time_t expires = time(NULL) + NOTES_TOKEN_LIFETIME;
-	int rc = BOTU_OK, has = 1;
+	int rc = BOTU_OK, has;
 
+	if (x->db == NULL) {
+		decide(x, 1, NULL, "ask the sender to confirm withdrawing "
+		    "their PS note, if they have one");
+		return BOTU_OK;
+	}
 	if (m == NULL) {
 		decide(x, 0, "the sender is not a member", "leave it for a "
 		    "person");
 		return BOTU_OK;
 	}
-	if (x->db != NULL) {
-		has = latest(x->db, m->id, "published", "pending", &n);
-		if (has == 0)
-			has = latest(x->db, m->id, "unconfirmed", "waiting",
-			    &n);
-		if (has < 0)
-			return BOTU_ETEMP;
-	}
+	has = latest(x->db, m->id, "published", "pending", &n);
+	if (has == 0)
+		has = latest(x->db, m->id, "unconfirmed", "waiting", &n);
+	if (has < 0)
+		return BOTU_ETEMP;
 	if (has == 0) {
 		decide(x, 0, "the sender has no PS note", "leave it for a "
 		    "person");
@@ -1256,13 +1258,13 @@ notes_on_withdraw(struct notes_mail *x)
 	if (authres_dmarc_pass(x->msg, x->conf->list.authserv_id)) {
 		decide(x, 1, NULL, "withdraw the PS note of %s at once (DMARC "
 		    "pass) and tell them", log_addr(m->email));
-		if (!x->dry && x->db != NULL)
+		if (!x->dry)
 			rc = withdraw_now(x, m->id);
 		goto out;
 	}
 	decide(x, 1, NULL, "ask %s to confirm withdrawing their PS note",
 	    log_addr(m->email));
-	if (x->dry || x->db == NULL)
+	if (x->dry)
 		goto out;
 	rc = token_create(x->db, "withdraw", n.id, m->email, expires, &token);
 	if (rc != BOTU_OK)
@@ -1619,6 +1621,20 @@ notes_forget(struct botu_db *db, int64_t member_id, int *published)
 }
 
 /* ---- listings ---- */
+
+int
+notes_count(struct botu_db *db, const char *status, int64_t *n)
+{
+	sqlite3_stmt *st = db_stmt(db,
+	    "SELECT count(*) FROM notes WHERE status = ?");
+	int rc;
+
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? BOTU_OK : BOTU_EDATA;
+}
 
 static int
 write_json(struct botu_db *db, FILE *f, const char *status)

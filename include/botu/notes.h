@@ -197,6 +197,9 @@ int	notes_forget(struct botu_db *, int64_t member_id, int *published);
 int	notes_write(struct botu_db *, FILE *, int json, const char *status);
 int	notes_valid_status(const char *);
 
+/* How many notes have status, for status screens and summaries. */
+int	notes_count(struct botu_db *, const char *status, int64_t *n);
+
 /* Published notes, one per member, for the waaier and the digest. */
 typedef int notes_each_cb(const struct note *, void *arg);
 int	notes_each_published(struct botu_db *, notes_each_cb *, void *arg);

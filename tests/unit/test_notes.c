@@ -716,6 +716,58 @@ test_flow_profile_and_forget(void **state)
 	    BOTU_EPERM);
 }
 
+static void
+test_flow_html_only_odd_charset_and_reminder(void **state)
+{
+	static const char raw[] = "From: Els <els@example.org>\n"
+	    "To: annerike+ps@lsabewoners.nl\nSubject: PS\n"
+	    "Message-ID: <html1@example.org>\nMIME-Version: 1.0\n"
+	    "Content-Type: text/html; charset=iso-8859-1\n"
+	    "Content-Transfer-Encoding: quoted-printable\n\n"
+	    "<html><head><style>p{color:red}</style><script>alert(1)"
+	    "</script></head><body><p>Hoi Annerike,</p><p>Ik ben Els M=FCller "
+	    "en ik doe mee omdat &lt;energie&gt; {{x}} telt.</p><p>Bel me!"
+	    "</p><p>Groetjes,<br>Els</p></body></html>\n";
+	struct fx *f = *state;
+	struct intake_decision d;
+	struct classification c;
+	struct message m = { 0 };
+	char err[BOTU_ERRLEN], *s, *tok, *addr;
+	int64_t n = 0;
+
+	add_member(f, "els@example.org", "Els");
+	assert_int_equal(message_parse(raw, strlen(raw), &m, err), BOTU_OK);
+	assert_int_equal(handle_decide(f->conf, f->db, &m, 0, &c, &d, err),
+	    BOTU_OK);
+	classification_clear(&c);
+	message_clear(&m);
+	assert_true(d.act);
+	s = sql_text(f, "SELECT body FROM notes");
+	assert_string_equal(s, "Ik ben Els Müller en ik doe mee omdat "
+	    "<energie> {{x}} telt.\nBel me!");
+	free(s);
+
+	/* Confirmed four days ago and still waiting: one reminder. */
+	tok = code_for(f, "author", "els@example.org");
+	addr = code_address(tok);
+	mail(f, "els@example.org", addr, "Re: x", "ja");
+	free(addr);
+	free(tok);
+	assert_int_equal(notes_count(f->db, "pending", &n), BOTU_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(mails_to(f, "mod1@example.org", "note-moderate"), 1);
+	notes_tick(f->conf, f->db, time(NULL));
+	assert_int_equal(mails_to(f, "mod1@example.org", "note-moderate"), 1);
+	notes_tick(f->conf, f->db, time(NULL) + NOTES_REMIND_AFTER + 60);
+	assert_int_equal(mails_to(f, "mod1@example.org", "note-moderate"), 2);
+	assert_int_equal(mails_to(f, "mod2@example.org", "note-moderate"), 2);
+	s = last_mail(f, "mod2@example.org");
+	assert_non_null(strstr(s, "Herinnering"));
+	free(s);
+	notes_tick(f->conf, f->db, time(NULL) + 2 * NOTES_REMIND_AFTER);
+	assert_int_equal(mails_to(f, "mod1@example.org", "note-moderate"), 2);
+}
+
 /* ---- the waaier ---- */
 
 static void
@@ -803,6 +855,9 @@ main(void)
 		    test_flow_ps_question_leaves_the_mail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flow_profile_and_forget,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_flow_html_only_odd_charset_and_reminder, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_waaier_escapes_and_groups, setup, teardown),
 	};
