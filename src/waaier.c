@@ -110,7 +110,8 @@ fill(const struct botu_conf *conf, struct tmpl_vars *vars,
 	tmpl_set(vars, "count", num);
 	tmpl_set(vars, "one", c->n == 1 ? "yes" : "");
 	sort_conf = conf;
-	qsort(c->v, c->n, sizeof(*c->v), by_role_then_name);
+	if (c->n > 1)
+		qsort(c->v, c->n, sizeof(*c->v), by_role_then_name);
 	for (size_t i = 0; i < c->n; i++) {
 		const struct note *n = &c->v[i];
 		struct tmpl_vars *card;

@@ -28,6 +28,12 @@ import botutest  # noqa: E402
 
 OUTPUT = os.path.join(botutest.REPO, "build", "test-output")
 
+# The sanitizer build when make check-run made it: every step of a note
+# then runs under ASan and UBSan too.
+ASAN_BIN = os.path.join(botutest.REPO, "build-asan", "botu")
+BOTU_BIN = os.environ.get("BOTU_BIN") or (
+    ASAN_BIN if os.access(ASAN_BIN, os.X_OK) else botutest.BOTU_BIN)
+
 NOTE = ("Ik woon al twintig jaar in Bospolder en ik doe mee omdat mijn "
         "buren het 's winters koud hebben.\nBelangrijk vind ik dat "
         "niemand er in woonlasten op achteruit gaat.\n\nBel me over de "
@@ -56,7 +62,7 @@ class Notes(botutest.ServersTestCase):
     # ---- helpers, as in test_flow.py ----
 
     def botu(self, *args, check=True):
-        out = subprocess.run([botutest.BOTU_BIN, "-c", self.conf] +
+        out = subprocess.run([BOTU_BIN, "-c", self.conf] +
                              list(args), capture_output=True, text=True,
                              timeout=120)
         if check and out.returncode != 0:
@@ -326,7 +332,7 @@ class Waaier(unittest.TestCase):
         cls.names = cls.make_notes(80)
         os.makedirs(OUTPUT, exist_ok=True)
         cls.page = os.path.join(OUTPUT, "waaier.html")
-        out = subprocess.run([botutest.BOTU_BIN, "-c", cls.conf, "waaier",
+        out = subprocess.run([BOTU_BIN, "-c", cls.conf, "waaier",
                               "--html", cls.page], capture_output=True,
                              text=True, timeout=60)
         if out.returncode != 0:
@@ -340,7 +346,7 @@ class Waaier(unittest.TestCase):
     @classmethod
     def make_notes(cls, n):
         """n published notes of n members, straight into the store."""
-        subprocess.run([botutest.BOTU_BIN, "-c", cls.conf, "members",
+        subprocess.run([BOTU_BIN, "-c", cls.conf, "members",
                         "list"], check=True, capture_output=True)
         rnd = random.Random(8)
         db = sqlite3.connect(os.path.join(cls.tmp, "botu.db"))

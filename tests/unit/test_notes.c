@@ -796,6 +796,11 @@ test_waaier_escapes_and_groups(void **state)
 	char err[BOTU_ERRLEN], *html = NULL, *path = NULL, *a, *b, *c;
 	int count = 0;
 
+	/* No notes yet: a page that says so. */
+	assert_int_equal(waaier_render(f->db, f->conf, 0, &html, err),
+	    BOTU_OK);
+	assert_non_null(strstr(html, "Er staan nog geen PS-noten"));
+	free(html);
 	publish_note(f, "k@example.org", "Kees <b>de</b> Vries", "kunstenaar",
 	    "<script>alert(1)</script> {{x}} & \"quotes\"");
 	publish_note(f, "a@example.org", "Anna", "bewoner", "Zon op het dak.");
