@@ -1788,21 +1788,55 @@ remind(const struct botu_conf *conf, struct botu_db *db, time_t now)
 	}
 }
 
+/*
+ * Which notes the waaier shows, in one line: a member who left (or was
+ * forgotten) changes it too, without a mark.
+ */
+static char *
+waaier_signature(struct botu_db *db)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT count(*), "
+	    "coalesce(sum(n.id), 0), coalesce(max(n.id), 0) FROM notes n "
+	    "JOIN members m ON m.id = n.member_id WHERE n.status = "
+	    "'published' AND m.status = 'active'");
+	char *sig = NULL;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		sig = xasprintf("%lld:%lld:%lld",
+		    (long long)sqlite3_column_int64(st, 0),
+		    (long long)sqlite3_column_int64(st, 1),
+		    (long long)sqlite3_column_int64(st, 2));
+	sqlite3_reset(st);
+	return sig;
+}
+
 void
 notes_tick(const struct botu_conf *conf, struct botu_db *db, time_t now)
 {
-	char err[BOTU_ERRLEN], *stale = NULL;
+	char err[BOTU_ERRLEN], *stale = NULL, *sig, *old = NULL;
+	int marked;
 
 	remind(conf, db, now);
-	if (conf->notes.waaier_dir[0] == '\0' ||
-	    db_state_get(db, WAAIER_STALE_KEY, &stale) != 1)
+	if (conf->notes.waaier_dir[0] == '\0')
 		return;
-	free(stale);
+	marked = db_state_get(db, WAAIER_STALE_KEY, &stale) == 1;
+	sig = waaier_signature(db);
+	if (sig == NULL)
+		return;
+	if (!marked && db_state_get(db, "waaier_signature", &old) == 1 &&
+	    strcmp(old, sig) == 0)
+		goto out;
 	if (waaier_refresh(db, conf, err) != BOTU_OK) {
 		log_warnx("waaier: %s", err);
-		return;
+		goto out;
 	}
-	if (db_state_set(db, WAAIER_STALE_KEY, NULL) != BOTU_OK)
-		log_warnx("waaier: cannot clear the mark: %s",
+	log_info("waaier: wrote %s/index.html", conf->notes.waaier_dir);
+	if (db_state_set(db, WAAIER_STALE_KEY, NULL) != BOTU_OK ||
+	    db_state_set(db, "waaier_signature", sig) != BOTU_OK)
+		log_warnx("waaier: cannot note the page as current: %s",
 		    db_errmsg(db));
+out:
+	free(stale);
+	free(old);
+	free(sig);
 }

@@ -559,6 +559,25 @@ test_flow_forged_from_never_publishes(void **state)
 	free(tok);
 }
 
+/* 1 when the waaier page in the fixture's folder contains text. */
+static int
+page_has(struct fx *f, const char *text)
+{
+	char *path = NULL, buf[65536];
+	size_t n;
+	FILE *fp;
+
+	assert_true(asprintf(&path, "%s/index.html", f->dir) > 0);
+	fp = fopen(path, "r");
+	free(path);
+	if (fp == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	return strstr(buf, text) != NULL;
+}
+
 static void
 test_flow_cli_reject_and_withdraw(void **state)
 {
@@ -595,6 +614,18 @@ test_flow_cli_reject_and_withdraw(void **state)
 	id = sql_int(f, "SELECT max(id) FROM notes");
 	assert_int_equal(notes_approve(f->db, f->conf, id, "cli", NULL, err),
 	    BOTU_OK);
+	/* The page follows: with the note, and without it once she left. */
+	notes_tick(f->conf, f->db, time(NULL));
+	assert_true(page_has(f, "Bel me over isolatie"));
+	id = sql_int(f, "SELECT id FROM members");
+	assert_int_equal(members_set_status(f->db, id, "unsubscribed",
+	    "unsubscribe", "test", NULL, NULL), BOTU_OK);
+	notes_tick(f->conf, f->db, time(NULL));
+	assert_false(page_has(f, "Bel me over isolatie"));
+	assert_int_equal(members_set_status(f->db, id, "active", "add",
+	    "test", NULL, NULL), BOTU_OK);
+	notes_tick(f->conf, f->db, time(NULL));
+	assert_true(page_has(f, "Bel me over isolatie"));
 	d = mail(f, FATIMA, "annerike@lsabewoners.nl", "PS intrekken", "");
 	assert_true(d.act);
 	assert_string_equal(status_of_newest(f), "published");
