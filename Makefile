@@ -38,6 +38,7 @@ SRCS	+= src/cli.c
 SRCS	+= src/cmd_check.c
 SRCS	+= src/cmd_explain.c
 SRCS	+= src/cmd_members.c
+SRCS	+= src/cmd_notes.c
 SRCS	+= src/cmd_outbox.c
 SRCS	+= src/cmd_run.c
 SRCS	+= src/compose.c
@@ -55,6 +56,7 @@ SRCS	+= src/mailout.c
 SRCS	+= src/members.c
 SRCS	+= src/message.c
 SRCS	+= src/msgworker.c
+SRCS	+= src/notes.c
 SRCS	+= src/outbox.c
 SRCS	+= src/smtp.c
 SRCS	+= src/template.c
@@ -62,6 +64,7 @@ SRCS	+= src/textclean.c
 SRCS	+= src/tls.c
 SRCS	+= src/token.c
 SRCS	+= src/util.c
+SRCS	+= src/waaier.c
 
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)
 LIB	 = $(BUILD)/libbotu.a

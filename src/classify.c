@@ -10,6 +10,7 @@
 #include "botu/addr.h"
 #include "botu/classify.h"
 #include "botu/log.h"
+#include "botu/notes.h"
 #include "botu/textclean.h"
 #include "botu/util.h"
 
@@ -28,6 +29,8 @@ static const char *const intent_names[] = {
 	[INTENT_RSVP] = "rsvp",
 	[INTENT_BOUNCE] = "bounce",
 	[INTENT_AUTOMATIC] = "automatic",
+	[INTENT_PROFILE] = "profile",
+	[INTENT_WITHDRAW] = "withdraw",
 };
 
 const char *
@@ -149,6 +152,19 @@ static const struct phrase phrases[] = {
 	    "( (list|community|newsletter|mailing list))?( please)?" },
 	{ INTENT_UNSUBSCRIBE, LANG_EN, "(please )?take me off( (the|this|"
 	    "your))?( (list|mailing list))?( please)?" },
+
+	/* Withdrawing a PS note */
+	{ INTENT_WITHDRAW, LANG_NL, "(graag )?(ik wil )?(graag )?(mijn )?"
+	    "(ps|ps noot|psnoot|noot|samenwerkingsnoot|persoonlijke "
+	    "samenwerkingsnoot) (graag )?(intrekken|terugtrekken|verwijderen|"
+	    "weghalen|wissen)( graag| alsjeblieft| aub)?" },
+	{ INTENT_WITHDRAW, LANG_NL, "(graag )?(trek|haal) (mijn|de) (ps|"
+	    "ps noot|psnoot|samenwerkingsnoot) (graag )?(in|weg|terug)"
+	    "( graag| alsjeblieft| aub)?" },
+	{ INTENT_WITHDRAW, LANG_EN, "(please )?(i want to |i d like to )?"
+	    "(withdraw|remove|delete|take down) my (ps )?note( please)?" },
+	{ INTENT_WITHDRAW, LANG_EN, "(please )?(withdraw|remove|delete) "
+	    "(ps )?note( please)?" },
 };
 
 /* Whole subjects only (never bodies): help and notes. */
@@ -212,7 +228,15 @@ static const char *const event_re =
 
 static regex_t phrase_re[NELEM(phrases)];
 static regex_t subject_re[NELEM(subject_phrases)];
-static regex_t refusal, community, event;
+/*
+ * A moderator's verdict on a note: "afwijzen, no phone numbers" is a
+ * decision that notes.c reads, not a refusal to confirm.
+ */
+static const char *const verdict_re =
+    "^(akkoord|ok|oké|oke|okay|approve|approved|goedkeuren|goedgekeurd|"
+    "afwijzen|afgewezen|reject|rejected|weigeren)( |$)";
+
+static regex_t refusal, community, event, verdict;
 static pthread_once_t compiled = PTHREAD_ONCE_INIT;
 
 static void
@@ -235,6 +259,7 @@ compile_all(void)
 	compile_one(&refusal, refusal_re, 0);
 	compile_one(&community, community_re, 0);
 	compile_one(&event, event_re, 0);
+	compile_one(&verdict, verdict_re, 0);
 }
 
 static int
@@ -579,6 +604,13 @@ by_subject(const struct botu_conf *conf, const char *subj,
 	    !match_phrases(subj, &intent, &lang) &&
 	    !match_extra(conf, subj, &intent, &lang))
 		return;
+	/* Subject "PS-noot", text "ik wil mijn PS-noot intrekken". */
+	if (intent == INTENT_NOTE && match_phrases(core, &body_intent,
+	    &body_lang) && body_intent == INTENT_WITHDRAW) {
+		set(c, INTENT_WITHDRAW, CHANNEL_BODY, body_lang, "the whole "
+		    "text is '%s'", core);
+		return;
+	}
 	/*
 	 * "Aanmelden" with a text about the neighbourhood party is not a
 	 * sign-up. Help and notes are what the subject says, whatever the text.
@@ -611,11 +643,26 @@ by_body(const struct botu_conf *conf, const char *core,
 		    core);
 }
 
+/* A member's text that is nothing but "naam: ..." and "rol: ...". */
+static void
+by_profile(struct classification *c)
+{
+	struct note_text t;
+
+	if (!notes_profile_lines(c->own_words, &t))
+		return;
+	set(c, INTENT_PROFILE, CHANNEL_BODY, -1, "the text is only %s%s%s",
+	    t.name != NULL ? "a name" : "", t.name != NULL &&
+	    t.role != NULL ? " and " : "", t.role != NULL ? "a role" : "");
+	note_text_clear(&t);
+}
+
 /* A reply to a confirmation request, or mail to a token address. */
 static void
 check_refusal(const char *core, struct classification *c)
 {
-	if (c->intent != INTENT_CONFIRM || !matches(&refusal, core))
+	if (c->intent != INTENT_CONFIRM || !matches(&refusal, core) ||
+	    matches(&verdict, core))
 		return;
 	set(c, INTENT_LEAVE_ALONE, c->channel, -1, "a reply to a "
 	    "confirmation request that seems to say no: '%.80s'", core);
@@ -648,6 +695,9 @@ human(const struct botu_conf *conf, const struct message *m,
 	if (c->intent == INTENT_LEAVE_ALONE && c->channel == CHANNEL_NONE &&
 	    prefix != 'f')
 		by_body(conf, core, c);
+	if (c->intent == INTENT_LEAVE_ALONE && c->channel == CHANNEL_NONE &&
+	    prefix != 'f' && f != NULL)
+		by_profile(c);
 	check_refusal(core, c);
 	/* Token addresses say nothing of the language: the words do. */
 	if (c->channel == CHANNEL_TOKEN_ADDRESS)

@@ -30,6 +30,7 @@ static int check_timezone(const char *, char *, size_t);
 static int check_schedule(const char *, char *, size_t);
 static int check_delimiter(const char *, char *, size_t);
 static int check_mailbox(const char *, char *, size_t);
+static int check_role(const char *, char *, size_t);
 
 #define OFF(m) offsetof(struct botu_conf, m)
 #define STR(s, k, m, d, doc) \
@@ -127,6 +128,12 @@ static const struct conf_key keys[] = {
 	    "a moderator approves each PS note before it is published"),
 	INT("notes", "max_length", notes.max_length, "1500", 100, 20000,
 	    "longest PS note in characters"),
+	LIST("notes", "roles", notes.roles, "bewoner, gemeente, "
+	    "woningcorporatie, energiebedrijf, energiecoöperatie, ondernemer, "
+	    "maatschappelijke organisatie, kunstenaar", check_role,
+	    "the roles a member can give, in the waaier's order"),
+	PATH("notes", "waaier_dir", notes.waaier_dir, "",
+	    "folder where botu keeps the waaier as index.html; empty: none"),
 
 	STRC("digest", "schedule", digest.schedule, "mon 09:00",
 	    check_schedule,
@@ -242,6 +249,16 @@ check_mailbox(const char *v, char *err, size_t errlen)
 			return -1;
 		}
 	return 0;
+}
+
+static int
+check_role(const char *v, char *err, size_t errlen)
+{
+	if (strlen(v) <= 40 && strpbrk(v, "<>\"{}") == NULL)
+		return 0;
+	snprintf(err, errlen, "role '%s' is longer than 40 characters or "
+	    "has one of < > \" { }", v);
+	return -1;
 }
 
 /* ---- reading ---- */

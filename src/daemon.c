@@ -16,6 +16,7 @@
 #include "botu/handle.h"
 #include "botu/intake.h"
 #include "botu/log.h"
+#include "botu/notes.h"
 #include "botu/smtp.h"
 #include "botu/util.h"
 
@@ -208,13 +209,16 @@ wait_after(int rc, const char *err, int *backoff, int *auth_wait)
 }
 
 static int
-loop(struct intake *in, struct sender *s, const struct daemon_options *o)
+loop(const struct botu_conf *conf, struct botu_db *db, struct intake *in,
+    struct sender *s, const struct daemon_options *o)
 {
 	char err[BOTU_ERRLEN];
 	int rc = BOTU_OK, handled, backoff = 0, auth_wait = AUTH_WAIT;
 
 	while (!stop_flag) {
 		rc = intake_cycle(in, &handled, err);
+		if (!o->dry_run)
+			notes_tick(conf, db, time(NULL));
 		if (handled > 0 && s->d != NULL)
 			sender_kick(s);
 		if (o->once || o->dry_run || stop_flag) {
@@ -270,7 +274,7 @@ daemon_run(const struct botu_conf *conf, const struct daemon_options *o)
 	log_info("botu started for %s%s", conf->list.address,
 	    o->dry_run ? " (dry run: nothing changes)" : "");
 	in = intake_new(conf, db, &h, &io);
-	rc = loop(in, &s, o);
+	rc = loop(conf, db, in, &s, o);
 	intake_free(in);
 	sender_stop(&s);
 	if (o->once && !o->dry_run && !stop_flag)

@@ -144,6 +144,45 @@ static const char *const migrations[] = {
 	"  message_id TEXT"
 	") STRICT;"
 	"CREATE INDEX tokens_member ON tokens(member_id);",
+
+	/*
+	 * 5: PS notes. Every version a member sent is kept (history); name
+	 * and role are those the author confirmed with the text. Codes of
+	 * their own: the author's consent, each moderator's verdict, a
+	 * withdrawal; a moderator need not be a member.
+	 */
+	"CREATE TABLE notes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  member_id INTEGER NOT NULL REFERENCES members(id)"
+	"    ON DELETE CASCADE,"
+	"  body TEXT NOT NULL,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  role TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL CHECK (status IN ('waiting', 'unconfirmed',"
+	"    'pending', 'published', 'rejected', 'replaced', 'withdrawn')),"
+	"  message_id TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  confirmed_at INTEGER,"
+	"  decided_at INTEGER,"
+	"  decided_by TEXT,"
+	"  reason TEXT,"
+	"  published_at INTEGER,"
+	"  reminded_at INTEGER"
+	") STRICT;"
+	"CREATE INDEX notes_member ON notes(member_id, status);"
+	"CREATE INDEX notes_status ON notes(status);"
+	"CREATE TABLE note_tokens ("
+	"  token TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('author', 'moderator',"
+	"    'withdraw')),"
+	"  note_id INTEGER NOT NULL REFERENCES notes(id) ON DELETE CASCADE,"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at INTEGER"
+	") STRICT;"
+	"CREATE INDEX note_tokens_note ON note_tokens(note_id);",
 };
 
 int

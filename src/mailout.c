@@ -14,6 +14,18 @@ const char *const mailout_templates[] = {
 	"welcome",
 	"help",
 	"already-member",
+	"note-confirm",
+	"note-moderate",
+	"note-remind",
+	"note-published",
+	"note-rejected",
+	"note-question",
+	"note-empty",
+	"note-too-long",
+	"note-already-decided",
+	"note-withdraw-confirm",
+	"note-withdrawn",
+	"profile",
 	NULL,
 };
 

@@ -36,7 +36,10 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "what the organiser needs to know" },
 	{ "check", cmd_check, "check the configuration and the database" },
 	{ "explain", cmd_explain, "how botu understands one mail, and why" },
-	{ "members", cmd_members, "list, add, remove and export members" },
+	{ "members", cmd_members,
+	    "list, add, change, remove, forget and export members" },
+	{ "notes", cmd_notes, "list, show, approve and reject PS notes" },
+	{ "waaier", cmd_waaier, "all published PS notes as one page" },
 	{ "outbox", cmd_outbox, "list, retry, drop or flush outgoing mail" },
 	{ "parse-worker", cmd_parse_worker, NULL },
 };

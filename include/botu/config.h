@@ -101,6 +101,8 @@ struct botu_conf {
 	struct {
 		int	  moderation;
 		int	  max_length;
+		char	**roles;	/* in the waaier's order */
+		char	 *waaier_dir;	/* "": no page kept */
 	} notes;
 
 	struct {

@@ -451,11 +451,41 @@ static const struct sample {
 	{ "subscribe_address",	"annerike+aanmelden@lsabewoners.nl" },
 	{ "unsubscribe_address", "annerike+afmelden@lsabewoners.nl" },
 	{ "update_address",	"annerike+update@lsabewoners.nl" },
+	{ "note_name",		"Fatima Öztürk" },
+	{ "note_role",		"woningcorporatie" },
+	{ "note_body",		"Ik doe mee omdat ik wil dat iedereen in de "
+				"wijk warm woont. Bel me over isolatie." },
+	{ "note_id",		"42" },
+	{ "author_address",	"fatima@example.org" },
+	{ "confirmed",		"maandag 16 november 2026, 10:15" },
+	{ "roles",		"bewoner, gemeente, kunstenaar" },
+	{ "reason",		"Zonder telefoonnummer graag." },
+	{ "note_length",	"1612" },
+	{ "max_length",		"1500" },
+	{ "decided_by",		"moderator@lsabewoners.nl" },
+	{ "member_name",	"Fatima Ö." },
+	{ "member_role",	"ondernemer" },
+	{ "role_unknown",	"wethouder" },
+	{ "moderated",		"yes" },
+	{ "attachments_dropped", "yes" },
+	{ "profile_changed",	"yes" },
+	{ "note_waiting",	"yes" },
+	{ "approved",		"yes" },
+	{ "rejected",		"yes" },
+	{ "withdrawn",		"yes" },
+	{ "name_missing",	"yes" },
 };
+
+/* Flags: they switch sections on; their value is never shown. */
+static const char *const flags[] = { "moderated", "attachments_dropped",
+	"profile_changed", "note_waiting", "approved", "rejected",
+	"withdrawn", "name_missing" };
 
 /* Optional variables: the texts must read well without them. */
 static const char *const optional[] = { "name", "organizer_name",
-	"update_address" };
+	"update_address", "note_role", "reason", "member_role",
+	"role_unknown", "moderated", "attachments_dropped", "profile_changed",
+	"note_waiting", "approved", "rejected", "withdrawn", "name_missing" };
 
 static char *
 slurp(const char *path)
@@ -629,6 +659,12 @@ assert_vars_used(const struct tmpl_mail *m, char **names, const char *what)
 	const char *val;
 
 	for (i = 0; names[i] != NULL; i++) {
+		int flag = 0;
+
+		for (size_t k = 0; k < sizeof(flags) / sizeof(*flags); k++)
+			flag |= strcmp(names[i], flags[k]) == 0;
+		if (flag)
+			continue;
 		val = sample_of(names[i]);
 		if (!strstr(m->subject, val) && !strstr(m->text, val) &&
 		    (m->html == NULL || !strstr(m->html, val)))
