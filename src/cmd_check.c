@@ -161,34 +161,15 @@ check_smtp(struct report *r, const struct botu_conf *conf)
 static void
 check_templates(struct report *r, const struct botu_conf *conf)
 {
-	const char *dir = tmpl_dir(conf->list.templates);
 	char err[BOTU_ERRLEN], detail[BOTU_ERRLEN];
-	int n = 0;
+	int n;
 
-	for (int l = 0; l < LANG_COUNT; l++)
-		for (size_t i = 0; mailout_templates[i] != NULL; i++) {
-			const char *langs[] = { conf_languages[l], NULL };
-			struct tmpl_vars *vars = tmpl_vars_new();
-			struct tmpl_mail m = { 0 };
-			int rc;
-
-			err[0] = '\0';
-			mailout_list_vars(conf, vars, NULL);
-			rc = tmpl_mail_render(dir, langs, mailout_templates[i],
-			    vars, &m, err);
-			if (rc == BOTU_OK && strcmp(m.lang, conf_languages[l]))
-				snprintf(err, sizeof(err), "%s/%s.txt is "
-				    "missing", conf_languages[l],
-				    mailout_templates[i]);
-			tmpl_mail_clear(&m);
-			tmpl_vars_free(vars);
-			if (rc != BOTU_OK || err[0] != '\0') {
-				report_bad(r, EX_CONFIG, "templates", err);
-				return;
-			}
-			n++;
-		}
-	snprintf(detail, sizeof(detail), "%d mails in %s", n, dir);
+	if (mailout_check(conf, &n, err) != BOTU_OK) {
+		report_bad(r, EX_CONFIG, "templates", err);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "%d mails in %s", n,
+	    tmpl_dir(conf->list.templates));
 	report_ok("templates", detail);
 }
 

@@ -144,6 +144,22 @@ static const char *const migrations[] = {
 	"  message_id TEXT"
 	") STRICT;"
 	"CREATE INDEX tokens_member ON tokens(member_id);",
+
+	/*
+	 * 5: a mail that fails for good is an event, whichever way it
+	 * failed (refused, or retried until it expired), so the organiser's
+	 * summary can say what went wrong and when.
+	 */
+	"CREATE INDEX events_at ON events(at, kind);"
+	"CREATE TRIGGER outbox_failed_event AFTER UPDATE OF status ON outbox"
+	"  WHEN NEW.status = 'failed' AND OLD.status IS NOT 'failed' "
+	"BEGIN"
+	"  INSERT INTO events (at, member_id, kind, actor, message_id,"
+	"    detail)"
+	"  VALUES (unixepoch(), NEW.member_id, 'send-failed', 'daemon',"
+	"    NEW.message_id, NEW.rcpt || ': ' ||"
+	"    coalesce(NEW.last_error, 'no reply'));"
+	"END;",
 };
 
 int

@@ -217,6 +217,8 @@ trip(struct deliver *d, const char *why)
 	db_state_set(d->db, KEY_TRIPS, num);
 	log_warnx("sending paused for %lld minutes: %s", (long long)pause / 60,
 	    why);
+	/* For the organiser's summary. */
+	db_event(d->db, 0, "sending-paused", "daemon", NULL, why);
 }
 
 static void
