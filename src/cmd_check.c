@@ -71,8 +71,10 @@ check_secret(struct report *r, const char *what,
 		report_ok(what, "password_command printed a secret");
 		return;
 	}
-	/* Readable by botu, and by nobody else. */
-	if (stat(path, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+	/* Readable by botu, and by nobody else (systemd's credential copies
+	 * have the mode systemd gives them). */
+	if (path == s->password_file && stat(path, &st) == 0 &&
+	    (st.st_mode & (S_IRWXG | S_IRWXO))) {
 		snprintf(detail, sizeof(detail), "%s can be read by others: "
 		    "chmod 600 %s", path, path);
 		report_bad(r, EX_CONFIG, what, detail);

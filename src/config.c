@@ -567,7 +567,8 @@ check_server(const struct reader *r, const char *sec,
 		    strerror(errno));
 		return -1;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
+	/* systemd sets the mode of its credential copies itself. */
+	if (path == s->password_file && (st.st_mode & (S_IRWXG | S_IRWXO)))
 		log_warnx("%s:%d: password_file %s can be read by others; "
 		    "chmod 600 it", r->file, key_line(r, sec, "password_file"),
 		    path);
