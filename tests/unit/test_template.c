@@ -658,13 +658,12 @@ list_fields(const char *block, const char *name)
 	char **fields = calloc(16, sizeof(*fields));
 	size_t n = 0, len;
 
-	if (strncmp(d, "list of ", 8) != 0) {
+	end = strchr(d, ':');
+	if (strncmp(d, "list of ", 8) != 0 || end == NULL) {
 		free(fields);
 		return NULL;
 	}
 	d += 8;
-	end = strchr(d, ':');
-	assert_non_null(end);
 	while (d < end && n < 15) {
 		len = strcspn(d, ",:");
 		fields[n++] = strndup(d, len);
