@@ -218,8 +218,10 @@ class Install(botutest.ServersTestCase):
             self.assertEqual(problems, [])
         else:
             print("\n  mandoc is not installed: man --warnings only")
-        for page in pages:
-            r = subprocess.run(["man", "--warnings", "-l", page],
+        man = shutil.which("man")
+        self.assertTrue(mandoc or man, "neither mandoc nor man is here")
+        for page in pages if man else []:
+            r = subprocess.run([man, "--warnings", "-l", page],
                                capture_output=True, text=True,
                                env=dict(os.environ, MANWIDTH="80"))
             self.assertEqual(r.returncode, 0, r.stderr)
