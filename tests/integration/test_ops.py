@@ -168,6 +168,18 @@ class Install(botutest.ServersTestCase):
         with open(os.path.join(stage, "usr/lib/systemd/system/"
                                "botu.service")) as f:
             self.assertIn("ExecStart=/usr/bin/botu ", f.read())
+        # The staged binary works against the servers, with the staged
+        # templates named in its configuration.
+        conf = self.servers.write_config(
+            os.path.join(self.tmp, "stage.conf"),
+            {"list": {"templates": os.path.join(
+                stage, "usr/share/botu/templates")}}, user=self.list)
+        r = subprocess.run([os.path.join(stage, "usr/bin/botu"), "-c", conf,
+                            "check"], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"ok +imap login +INBOX: ")
+        self.assertRegex(r.stdout, r"ok +smtp login ")
         self.make("uninstall", DESTDIR=stage, PREFIX="/usr")
         self.assertEqual(self.installed(stage), set())
         # Back to this class's PREFIX for the other tests.
