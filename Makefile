@@ -188,7 +188,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/botu $(DESTDIR)$(UNITDIR)/botu.service \
 	    $(DESTDIR)$(MANDIR)/man8/botu.8 $(DESTDIR)$(MANDIR)/man5/botu.conf.5
 	rm -rf $(DESTDIR)$(TEMPLATEDIR) $(DESTDIR)$(DOCDIR)
-	-rmdir $(DESTDIR)$(DATADIR)/botu 2>/dev/null
+	rmdir $(DESTDIR)$(DATADIR)/botu 2>/dev/null || true
 
 bench: deps
 	$(MAKE) all
