@@ -6,9 +6,18 @@
 #   make asan       build build-asan/botu with AddressSanitizer + UBSan
 #   make lint       house style and banned functions
 #   make bench      throughput and footprint next to the reference
+#   make install    install under PREFIX (/usr/local), DESTDIR for packages
+#   make uninstall  remove what make install put there
 
 PREFIX	?= /usr/local
 BUILD	?= build
+# Where `make install` puts things (DESTDIR is prepended, for packaging).
+BINDIR	?= $(PREFIX)/bin
+DATADIR	?= $(PREFIX)/share
+TEMPLATEDIR ?= $(DATADIR)/botu/templates
+DOCDIR	?= $(DATADIR)/doc/botu
+MANDIR	?= $(DATADIR)/man
+UNITDIR	?= $(PREFIX)/lib/systemd/system
 
 PKGS	 = libcurl sqlite3 libical inih gnutls
 # Debian's libetpan.pc makes a non-PIE binary: link it plainly (LIBRARIES.md §0).
@@ -25,7 +34,7 @@ endif
 ALLCFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Wvla -fPIE $(HARDEN) \
 	   -Iinclude $(shell pkg-config --cflags $(PKGS)) \
-	   -DBOTU_TEMPLATEDIR='"$(PREFIX)/share/botu/templates"' $(CFLAGS)
+	   -DBOTU_TEMPLATEDIR='"$(TEMPLATEDIR)"' $(CFLAGS)
 ALLLDFLAGS = -pie -Wl,-z,relro,-z,now $(SANLD) $(LDFLAGS)
 LDLIBS	 = $(LIBETPAN) $(shell pkg-config --libs $(PKGS)) -lpthread
 
@@ -34,6 +43,7 @@ LDLIBS	 = $(LIBETPAN) $(shell pkg-config --libs $(PKGS)) -lpthread
 SRCS	 = src/addr.c
 SRCS	+= src/authres.c
 SRCS	+= src/classify.c
+SRCS	+= src/cmd_backup.c
 SRCS	+= src/cli.c
 SRCS	+= src/cmd_check.c
 SRCS	+= src/cmd_explain.c
@@ -58,7 +68,9 @@ SRCS	+= src/message.c
 SRCS	+= src/msgworker.c
 SRCS	+= src/notes.c
 SRCS	+= src/outbox.c
+SRCS	+= src/schedule.c
 SRCS	+= src/smtp.c
+SRCS	+= src/summary.c
 SRCS	+= src/template.c
 SRCS	+= src/textclean.c
 SRCS	+= src/tls.c
@@ -79,7 +91,7 @@ PROG	 = $(BUILD)/botu
 endif
 
 .PHONY: all asan check check-run unit integration demo lint bench clean deps \
-	drivers fuzz fuzz-smoke fuzz-lib
+	drivers fuzz fuzz-smoke fuzz-lib install uninstall FORCE
 
 all: $(PROG)
 
@@ -93,6 +105,16 @@ $(LIB): $(OBJS)
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -MMD -MP -c -o $@ $<
+
+# The binary knows where the templates are installed: template.o is built
+# again when that changes (`make install PREFIX=/usr` after a plain make).
+$(BUILD)/templatedir: FORCE
+	@mkdir -p $(@D)
+	@echo '$(TEMPLATEDIR)' | cmp -s - $@ || echo '$(TEMPLATEDIR)' >$@
+
+$(BUILD)/template.o: $(BUILD)/templatedir
+
+FORCE:
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
@@ -172,6 +194,34 @@ demo: deps
 
 lint:
 	@tests/lint.sh
+
+# The operator's files, under DESTDIR for a package. Configuration and the
+# database are the operator's: install and uninstall leave /etc/botu and
+# /var/lib/botu alone.
+install: $(PROG)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(TEMPLATEDIR) \
+	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -m 755 $(PROG) $(DESTDIR)$(BINDIR)/botu
+	install -m 644 templates/README $(DESTDIR)$(TEMPLATEDIR)/README
+	for d in templates/*/; do \
+	    lang=$$(basename $$d); \
+	    install -d $(DESTDIR)$(TEMPLATEDIR)/$$lang && \
+	    install -m 644 $$d* $(DESTDIR)$(TEMPLATEDIR)/$$lang \
+	    || exit 1; \
+	done
+	install -m 644 botu.conf.example README.md $(DESTDIR)$(DOCDIR)
+	install -m 644 src/botu.8 $(DESTDIR)$(MANDIR)/man8/botu.8
+	install -m 644 src/botu.conf.5 $(DESTDIR)$(MANDIR)/man5/botu.conf.5
+	sed 's|/usr/local/bin/botu|$(BINDIR)/botu|g' etc/botu.service \
+	    >$(DESTDIR)$(UNITDIR)/botu.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/botu.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/botu $(DESTDIR)$(UNITDIR)/botu.service \
+	    $(DESTDIR)$(MANDIR)/man8/botu.8 $(DESTDIR)$(MANDIR)/man5/botu.conf.5
+	rm -rf $(DESTDIR)$(TEMPLATEDIR) $(DESTDIR)$(DOCDIR)
+	rmdir $(DESTDIR)$(DATADIR)/botu 2>/dev/null || true
 
 bench: deps
 	$(MAKE) all

@@ -183,6 +183,22 @@ static const char *const migrations[] = {
 	"  used_at INTEGER"
 	") STRICT;"
 	"CREATE INDEX note_tokens_note ON note_tokens(note_id);",
+
+	/*
+	 * 6: a mail that fails for good is an event, whichever way it
+	 * failed (refused, or retried until it expired), so the organiser's
+	 * summary can say what went wrong and when.
+	 */
+	"CREATE INDEX events_at ON events(at, kind);"
+	"CREATE TRIGGER outbox_failed_event AFTER UPDATE OF status ON outbox"
+	"  WHEN NEW.status = 'failed' AND OLD.status IS NOT 'failed' "
+	"BEGIN"
+	"  INSERT INTO events (at, member_id, kind, actor, message_id,"
+	"    detail)"
+	"  VALUES (unixepoch(), NEW.member_id, 'send-failed', 'daemon',"
+	"    NEW.message_id, NEW.rcpt || ': ' ||"
+	"    coalesce(NEW.last_error, 'no reply'));"
+	"END;",
 };
 
 int
@@ -239,10 +255,27 @@ db_version(struct botu_db *db)
 	return (int)n;
 }
 
+/* Tests: BOTU_CRASH_AT=migration[:N] (see db.h). */
+static void
+crash_in_migration(int version)
+{
+	const char *want = getenv("BOTU_CRASH_AT");
+	long long n = 0;
+
+	if (want == NULL || strncmp(want, "migration", 9) != 0 ||
+	    (want[9] != '\0' && want[9] != ':') ||
+	    (want[9] == ':' && str_to_int(want + 10, 1, 1000000, &n) < 0) ||
+	    (n != 0 && n != version))
+		return;
+	log_warnx("crash point migration:%d reached: aborting as asked",
+	    version);
+	abort();
+}
+
 static int
 migrate(struct botu_db *db, int target, char *err)
 {
-	int v = db_version(db);
+	int v = db_version(db), rc;
 
 	if (v < 0) {
 		set_err(err, db, "cannot read the schema version");
@@ -259,11 +292,17 @@ migrate(struct botu_db *db, int target, char *err)
 
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
 		    v + 1);
-		/* DDL is transactional: a failed step leaves version v. */
+		/* DDL is transactional: a failed or interrupted step leaves
+		 * version v, and the next start does it again. */
 		if (db_begin(db) != BOTU_OK ||
 		    db_exec(db, migrations[v]) != BOTU_OK ||
-		    db_exec(db, pragma) != BOTU_OK ||
-		    db_commit(db) != BOTU_OK) {
+		    db_exec(db, pragma) != BOTU_OK)
+			rc = BOTU_EDATA;
+		else {
+			crash_in_migration(v + 1);
+			rc = db_commit(db);
+		}
+		if (rc != BOTU_OK) {
 			char what[64];
 
 			snprintf(what, sizeof(what), "schema upgrade to "

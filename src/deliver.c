@@ -204,7 +204,7 @@ trip(struct deliver *d, const char *why)
 {
 	time_t now = time(NULL), pause = DELIVER_PAUSE_FIRST;
 	int trips = (int)state_time(d->db, KEY_TRIPS);
-	char num[32];
+	char num[32], shown[BOTU_ERRLEN];
 
 	for (int i = 0; i < trips && pause < PAUSE_MAX; i++)
 		pause *= 2;
@@ -215,8 +215,12 @@ trip(struct deliver *d, const char *why)
 	db_state_set(d->db, KEY_REASON, why);
 	snprintf(num, sizeof(num), "%d", trips + 1);
 	db_state_set(d->db, KEY_TRIPS, num);
+	str_copy(shown, why, sizeof(shown));
+	log_mask_line(shown, sizeof(shown));
 	log_warnx("sending paused for %lld minutes: %s", (long long)pause / 60,
-	    why);
+	    shown);
+	/* For the organiser's summary. */
+	db_event(d->db, 0, "sending-paused", "daemon", NULL, why);
 }
 
 static void

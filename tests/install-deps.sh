@@ -12,6 +12,7 @@ libgnutls28-dev libcmocka-dev
 ca-certificates openssl sqlite3 python3 python3-icalendar python3-vobject
 dovecot-imapd dovecot-lmtpd postfix
 mlmmj valgrind clang libclang-rt-14-dev chromium
+mandoc faketime systemd
 "
 
 missing=""

@@ -47,6 +47,13 @@ int	mailout_queue(struct botu_db *, const struct botu_conf *,
  * each in every language. */
 extern const char *const mailout_templates[];
 
+/*
+ * Renders every mail of mailout_templates in every language from the
+ * configured templates, as a check. BOTU_OK with *n the number rendered,
+ * or BOTU_EDATA with err naming the file and what is wrong.
+ */
+int	mailout_check(const struct botu_conf *, int *n, char err[BOTU_ERRLEN]);
+
 /* Adds the list's own variables (above) to vars. */
 void	mailout_list_vars(const struct botu_conf *, struct tmpl_vars *,
 	    const char *unsubscribe);

@@ -14,7 +14,8 @@ BOTU = os.environ.get("BOTU_BIN") or os.path.join(ROOT, "botu")
 COMMANDS = [["run"], ["status"], ["check"], ["explain"], ["members"],
             ["members", "list"], ["members", "add"], ["members", "remove"],
             ["members", "export"], ["outbox"], ["outbox", "list"],
-            ["outbox", "retry"], ["outbox", "drop"], ["outbox", "flush"]]
+            ["outbox", "retry"], ["outbox", "drop"], ["outbox", "flush"],
+            ["backup"]]
 
 
 class Cli(unittest.TestCase):
@@ -47,7 +48,7 @@ class Cli(unittest.TestCase):
                              text=True)
         self.assertEqual(out.returncode, 0)
         for name in ("run", "status", "check", "explain", "members",
-                     "outbox"):
+                     "outbox", "backup"):
             self.assertIn(name, out.stdout)
         self.assertNotIn("parse-worker", out.stdout)
 
