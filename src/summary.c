@@ -80,9 +80,10 @@ struct summary_count {
 };
 
 static const struct summary_count counts[] = {
+	/* Confirmed by their authors in the period, still to approve. */
 	{ "notes_waiting", "notes",
 	  "SELECT count(*) FROM notes WHERE status = 'pending' AND"
-	  " created_at >= ?1 AND created_at < ?2" },
+	  " confirmed_at >= ?1 AND confirmed_at < ?2" },
 	{ "bounces", "bounces",
 	  "SELECT count(*) FROM bounces WHERE at >= ?1 AND at < ?2" },
 };

@@ -251,12 +251,14 @@ test_counts_from_later_tables(void **state)
 	char *text;
 	int items;
 
-	sql(f, "CREATE TABLE notes (id INTEGER PRIMARY KEY, status TEXT, "
-	    "created_at INTEGER)");
-	sql(f, "INSERT INTO notes (status, created_at) VALUES "
-	    "('pending', %lld), ('pending', %lld), ('published', %lld)",
+	member(f, "auteur@example.org", "Auteur", "active", f->now - 2 * DAY);
+	sql(f, "INSERT INTO notes (member_id, body, status, created_at, "
+	    "updated_at, confirmed_at) SELECT id, 'x', s, t, t, t FROM "
+	    "members, (SELECT 'pending' AS s, %lld AS t UNION ALL "
+	    "SELECT 'pending', %lld UNION ALL SELECT 'published', %lld "
+	    "UNION ALL SELECT 'pending', %lld)",
 	    (long long)f->now - 60, (long long)f->now - 120,
-	    (long long)f->now - 60);
+	    (long long)f->now - 60, (long long)f->now - 3 * DAY);
 	/* A bounces table that does not fit the query is skipped. */
 	sql(f, "CREATE TABLE bounces (id INTEGER PRIMARY KEY)");
 	assert_int_equal(summary_collect(f->db, f->conf, f->now - DAY,
