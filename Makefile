@@ -142,7 +142,8 @@ FUZZ_SRCS    = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_TARGETS = $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 300
 FUZZ_CC      = clang
-FUZZ_CFLAGS  = -O1 -g -fsanitize=fuzzer-no-link -Wno-unknown-warning-option
+FUZZ_CFLAGS  = -O1 -g -fsanitize=fuzzer-no-link -Wno-unknown-warning-option \
+	       -Wno-string-concatenation
 
 fuzz-lib:
 	$(MAKE) BUILD=build-fuzz SAN=1 CC=$(FUZZ_CC) CFLAGS="$(FUZZ_CFLAGS)" \
