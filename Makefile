@@ -27,12 +27,13 @@ ALLCFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -Iinclude $(shell pkg-config --cflags $(PKGS)) \
 	   -DBOTU_TEMPLATEDIR='"$(PREFIX)/share/botu/templates"' $(CFLAGS)
 ALLLDFLAGS = -pie -Wl,-z,relro,-z,now $(SANLD) $(LDFLAGS)
-LDLIBS	 = $(LIBETPAN) $(shell pkg-config --libs $(PKGS)) -lpthread
+LDLIBS	 = $(LIBETPAN) $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
 # One source per line; everything but main.c goes into the library that the
 # tests link too.
 SRCS	 = src/addr.c
 SRCS	+= src/authres.c
+SRCS	+= src/bounce.c
 SRCS	+= src/classify.c
 SRCS	+= src/cli.c
 SRCS	+= src/cmd_check.c
@@ -56,12 +57,15 @@ SRCS	+= src/members.c
 SRCS	+= src/message.c
 SRCS	+= src/msgworker.c
 SRCS	+= src/outbox.c
+SRCS	+= src/score.c
+SRCS	+= src/sendtest.c
 SRCS	+= src/smtp.c
 SRCS	+= src/template.c
 SRCS	+= src/textclean.c
 SRCS	+= src/tls.c
 SRCS	+= src/token.c
 SRCS	+= src/util.c
+SRCS	+= src/verp.c
 
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)
 LIB	 = $(BUILD)/libbotu.a

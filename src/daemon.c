@@ -16,6 +16,7 @@
 #include "botu/handle.h"
 #include "botu/intake.h"
 #include "botu/log.h"
+#include "botu/score.h"
 #include "botu/smtp.h"
 #include "botu/util.h"
 
@@ -207,15 +208,38 @@ wait_after(int rc, const char *err, int *backoff, int *auth_wait)
 	return *backoff;
 }
 
+/* Time-driven bounce work (score.h): probes due, probes passed. */
 static int
-loop(struct intake *in, struct sender *s, const struct daemon_options *o)
+tick(const struct botu_conf *conf, struct botu_db *db)
+{
+	char err[BOTU_ERRLEN] = "";
+	int queued = 0, rc;
+
+	if (db_begin(db) != BOTU_OK)
+		return 0;
+	rc = score_tick(db, conf, time(NULL), &queued, err);
+	if (rc == BOTU_OK && db_commit(db) == BOTU_OK) {
+		if (queued > 0)
+			log_info("%d probe%s queued", queued,
+			    queued == 1 ? "" : "s");
+		return queued;
+	}
+	log_warnx("bounces: %s", err[0] != '\0' ? err : db_errmsg(db));
+	db_rollback(db);
+	return 0;
+}
+
+static int
+loop(struct intake *in, struct sender *s, const struct daemon_options *o,
+    const struct botu_conf *conf, struct botu_db *db)
 {
 	char err[BOTU_ERRLEN];
-	int rc = BOTU_OK, handled, backoff = 0, auth_wait = AUTH_WAIT;
+	int rc = BOTU_OK, handled, queued, backoff = 0, auth_wait = AUTH_WAIT;
 
 	while (!stop_flag) {
 		rc = intake_cycle(in, &handled, err);
-		if (handled > 0 && s->d != NULL)
+		queued = o->dry_run ? 0 : tick(conf, db);
+		if ((handled > 0 || queued > 0) && s->d != NULL)
 			sender_kick(s);
 		if (o->once || o->dry_run || stop_flag) {
 			if (rc != BOTU_OK)
@@ -270,7 +294,7 @@ daemon_run(const struct botu_conf *conf, const struct daemon_options *o)
 	log_info("botu started for %s%s", conf->list.address,
 	    o->dry_run ? " (dry run: nothing changes)" : "");
 	in = intake_new(conf, db, &h, &io);
-	rc = loop(in, &s, o);
+	rc = loop(in, &s, o, conf, db);
 	intake_free(in);
 	sender_stop(&s);
 	if (o->once && !o->dry_run && !stop_flag)

@@ -7,6 +7,7 @@
 #include "botu/mailout.h"
 #include "botu/outbox.h"
 #include "botu/util.h"
+#include "botu/verp.h"
 
 const char *const mailout_templates[] = {
 	"confirm-subscribe",
@@ -14,6 +15,8 @@ const char *const mailout_templates[] = {
 	"welcome",
 	"help",
 	"already-member",
+	"probe",
+	"send-test",
 	NULL,
 };
 
@@ -74,6 +77,7 @@ queue_composed(struct botu_db *db, const struct botu_conf *conf,
 	};
 	char *mid = compose_message_id(addr_domain(conf));
 	struct buf b;
+	int64_t id = 0;
 	int rc;
 
 	buf_init(&b);
@@ -82,7 +86,11 @@ queue_composed(struct botu_db *db, const struct botu_conf *conf,
 		om.message_id = mid;
 		om.data = b.s;
 		om.len = b.len;
-		rc = outbox_add(db, &om, NULL);
+		rc = outbox_add(db, &om, &id);
+		if (rc == BOTU_OK)
+			rc = verp_apply(db, conf, id);
+		if (rc == BOTU_OK && m->outbox_id != NULL)
+			*m->outbox_id = id;
 		if (rc != BOTU_OK)
 			snprintf(err, BOTU_ERRLEN, "cannot store the mail: %s",
 			    db_errmsg(db));

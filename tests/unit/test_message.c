@@ -1008,6 +1008,8 @@ assert_same(const struct message *a, const struct message *b)
 	SAME_STR(calendar_method);
 	SAME_STR(dsn);
 	SAME_STR(returned_headers);
+	SAME_STR(attached_headers);
+	SAME_STR(feedback);
 	assert_int_equal(a->size, b->size);
 #undef SAME_STR
 }
