@@ -19,6 +19,10 @@
 #include <strings.h>
 
 #include "botu/bounce.h"
+#include "botu/classify.h"
+#include "botu/config.h"
+#include "botu/db.h"
+#include "botu/handle.h"
 #include "botu/message.h"
 #include "botu/util.h"
 
@@ -631,6 +635,93 @@ test_corpus_bounces(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/*
+ * The MIME corpus holds a few real reports of other people's mail, and
+ * none of botu's: the daemon's path (handle_decide() against an empty
+ * store) acts on none of them; the parser alone names recipients only in
+ * delivery reports and complaints.
+ */
+static void
+test_corpus_mime(void **state)
+{
+	const char *base = getenv("BOTU_CORPUS");
+	struct botu_conf *conf = conf_defaults();
+	char *dir, *path, **files, err[BOTU_ERRLEN], *tmp = tmpdir_new();
+	struct botu_db *db = NULL;
+	int parsed = 0, named = 0, bounces = 0, acted = 0, bad = 0;
+
+	(void)state;
+	if (base == NULL || access(base, R_OK) != 0) {
+		conf_free(conf);
+		tmpdir_remove(tmp);
+		skip();
+	}
+	free(conf->list.address);
+	conf->list.address = xstrdup("annerike@lsabewoners.nl");
+	path = xasprintf("%s/botu.db", tmp);
+	assert_int_equal(db_open(path, DB_READWRITE, &db, err), BOTU_OK);
+	free(path);
+	dir = xasprintf("%s/mime", base);
+	files = list_eml(dir);
+	assert_non_null(files);
+	for (size_t i = 0; files[i] != NULL; i++) {
+		struct classification c;
+		struct intake_decision d;
+		struct bounce_report r;
+		struct message m;
+		char *raw, *got;
+		size_t len;
+
+		path = xasprintf("%s/%s", dir, files[i]);
+		raw = slurp(path, &len);
+		free(path);
+		/* the known libetpan killer never runs in this process */
+		if (memmem(raw, len, "boundary=\"\\\"\"", 13) != NULL ||
+		    message_parse(raw, len, &m, err) != BOTU_OK) {
+			free(raw);
+			continue;
+		}
+		parsed++;
+		bounce_parse(&m, &r);
+		if (r.nrcpts > 0) {
+			got = joined(&r);
+			named++;
+			printf("   %-44s %s\n", files[i], got);
+			if (m.dsn == NULL && m.feedback == NULL &&
+			    !bounce_looks_like(&m)) {
+				printf("   ^ NOT A REPORT\n");
+				bad++;
+			}
+			free(got);
+		}
+		if (handle_decide(conf, db, &m, 1, &c, &d, err) != BOTU_OK)
+			fail_msg("%s: %s", files[i], err);
+		if (c.intent == INTENT_BOUNCE) {
+			bounces++;
+			if (d.act) {
+				printf("   ACTED ON %s: %s\n", files[i],
+				    d.action);
+				acted++;
+			}
+		}
+		classification_clear(&c);
+		bounce_report_clear(&r);
+		message_clear(&m);
+		free(raw);
+	}
+	printf("   mime: %d files parsed, %d classified as reports, %d acted "
+	    "on; the parser names recipients in %d (all reports: listed)\n",
+	    parsed, bounces, acted, named);
+	strv_free(files);
+	free(dir);
+	db_close(db);
+	conf_free(conf);
+	tmpdir_remove(tmp);
+	assert_int_equal(acted, 0);
+	assert_int_equal(bad, 0);
+	assert_true(parsed > 250);
+}
+
 int
 main(void)
 {
@@ -645,6 +736,7 @@ main(void)
 		cmocka_unit_test(test_autoreply),
 		cmocka_unit_test(test_text_warning),
 		cmocka_unit_test(test_corpus_bounces),
+		cmocka_unit_test(test_corpus_mime),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
