@@ -630,19 +630,13 @@ daemon_sender(const struct message *m)
 	    has_any(m->from.name, names);
 }
 
-static int
-starts_like(const char *s, const char *const *words)
-{
-	/* "Re:" and "Fwd:" do not hide an auto-reply. */
-	return has_any(s, words);
-}
-
 int
 bounce_looks_like(const struct message *m)
 {
 	if (m->dsn != NULL || m->feedback != NULL)
 		return 1;
-	if (starts_like(m->subject, autoreply_subjects))
+	/* anywhere in the subject: "Re:" does not hide an auto-reply */
+	if (has_any(m->subject, autoreply_subjects))
 		return 0;
 	return daemon_sender(m) || has_any(m->subject, bounce_subjects);
 }

@@ -13,6 +13,7 @@
 #include "botu/log.h"
 #include "botu/textclean.h"
 #include "botu/util.h"
+#include "botu/verp.h"
 
 #define TOKEN_CHARS 26		/* 128 bits in base32 */
 #define SHORT_TEXT 40		/* words; longer text never commands */
@@ -423,7 +424,8 @@ to_bounce_address(const struct botu_conf *conf, const struct message *m)
 
 	for (size_t i = 0; rcpts != NULL && rcpts[i] != NULL && !found; i++) {
 		if (addr_detail(conf, rcpts[i], &detail))
-			found = strncmp(detail, "bounce-", 7) == 0;
+			found = strncmp(detail, VERP_PREFIX,
+			    strlen(VERP_PREFIX)) == 0;
 		free(detail);
 		detail = NULL;
 	}

@@ -11,6 +11,7 @@
 #include "botu/bounce.h"
 #include "botu/config.h"
 #include "botu/db.h"
+#include "botu/handle.h"
 #include "botu/mailout.h"
 #include "botu/members.h"
 #include "botu/message.h"
@@ -456,6 +457,60 @@ test_not_ours(void **state)
 	assert_int_equal(count(f, "SELECT count(*) FROM bounces"), 0);
 }
 
+/* What the organiser reads: members list and status. */
+static void
+test_listings(void **state)
+{
+	struct fixture *f = *state;
+	int64_t id = member(f, "weg@example.org");
+	char *text = NULL;
+	size_t len = 0;
+	struct buf json;
+	FILE *mem;
+
+	member(f, "blijft@example.org");
+	to_bouncing(f, id, "weg@example.org");
+	assert_int_equal(db_event(f->db, 0, "alert", "mail", NULL,
+	    "5.7.26 ours: unauthenticated"), BOTU_OK);
+
+	mem = open_memstream(&text, &len);
+	assert_int_equal(members_write(f->db, mem, MEMBERS_TEXT, NULL),
+	    BOTU_OK);
+	fclose(mem);
+	assert_non_null(strstr(text, "weg@example.org"));
+	assert_non_null(strstr(text, "bouncing since "));
+	assert_non_null(strstr(text, ": 5.1.1 hard: 550 5.1.1 User unknown"));
+	/* only the bouncing member gets the second line */
+	assert_null(strstr(strstr(text, " since ") + 1, " since "));
+	free(text);
+
+	mem = open_memstream(&text, &len);
+	assert_int_equal(members_write(f->db, mem, MEMBERS_JSON, NULL),
+	    BOTU_OK);
+	fclose(mem);
+	assert_non_null(strstr(text, "\"bounce\":null"));
+	assert_non_null(strstr(text, "\"bounce\":{\"score\":2.0,"
+	    "\"reason\":\"5.1.1 hard: 550 5.1.1 User unknown\",\"since\":"));
+	free(text);
+
+	mem = open_memstream(&text, &len);
+	score_status_text(f->db, f->conf, mem);
+	fclose(mem);
+	assert_non_null(strstr(text, "  bouncing weg@example.org since "));
+	assert_non_null(strstr(text, "2 delivery reports about members' "
+	    "mail in the last 30 days"));
+	assert_non_null(strstr(text, "ALERT "));
+	assert_non_null(strstr(text, "our sending was refused: 5.7.26 ours"));
+	free(text);
+
+	buf_init(&json);
+	assert_int_equal(score_status_json(f->db, &json), BOTU_OK);
+	assert_non_null(strstr(json.s, "\"bouncing\":1,\"disabled\":0,"
+	    "\"reports\":2,"));
+	assert_non_null(strstr(json.s, "\"kind\":\"alert\""));
+	buf_free(&json);
+}
+
 /* ---- VERP ---- */
 
 static void
@@ -588,6 +643,32 @@ test_verp_match(void **state)
 	free(to);
 }
 
+/* The whole decision: a bounce address of no outbox mail is filed. */
+static void
+test_unknown_id_is_filed(void **state)
+{
+	struct fixture *f = *state;
+	struct classification c;
+	struct intake_decision d;
+	char *to = NULL, err[BOTU_ERRLEN];
+	struct message m;
+
+	member(f, "lid@example.org");
+	assert_int_equal(verp_address(f->db, f->conf, 999, &to), BOTU_OK);
+	report(&m, to, "lid@example.org", "5.1.1", "<whatever@example.org>");
+	assert_int_equal(handle_decide(f->conf, f->db, &m, 0, &c, &d, err),
+	    BOTU_OK);
+	assert_int_equal(c.intent, INTENT_BOUNCE);
+	assert_int_equal(d.act, 1);
+	assert_non_null(strstr(d.reason, "of no mail in the outbox"));
+	assert_string_equal(d.action, "file it as done and change nothing");
+	classification_clear(&c);
+	message_clear(&m);
+	free(to);
+	assert_int_equal(count(f, "SELECT count(*) FROM bounces"), 0);
+	assert_int_equal(count(f, "SELECT count(*) FROM bounce_state"), 0);
+}
+
 int
 main(void)
 {
@@ -605,12 +686,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_alert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_ours, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_listings, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_verp_addresses, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_verp_enabled, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_verp_match, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_id_is_filed,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
