@@ -531,6 +531,9 @@ score_refused(struct botu_db *db, int64_t outbox_id, const char *reply)
 	if (rc == BOTU_OK)
 		log_debug("outbox %lld refused: %s", (long long)outbox_id,
 		    action);
+	else
+		log_warnx("outbox %lld: cannot count the refusal: %s",
+		    (long long)outbox_id, db_errmsg(db));
 	return rc;
 }
 
