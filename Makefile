@@ -36,15 +36,16 @@ ALLCFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	   -Iinclude $(shell pkg-config --cflags $(PKGS)) \
 	   -DBOTU_TEMPLATEDIR='"$(TEMPLATEDIR)"' $(CFLAGS)
 ALLLDFLAGS = -pie -Wl,-z,relro,-z,now $(SANLD) $(LDFLAGS)
-LDLIBS	 = $(LIBETPAN) $(shell pkg-config --libs $(PKGS)) -lpthread
+LDLIBS	 = $(LIBETPAN) $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 
 # One source per line; everything but main.c goes into the library that the
 # tests link too.
 SRCS	 = src/addr.c
 SRCS	+= src/authres.c
+SRCS	+= src/bounce.c
 SRCS	+= src/classify.c
-SRCS	+= src/cmd_backup.c
 SRCS	+= src/cli.c
+SRCS	+= src/cmd_backup.c
 SRCS	+= src/cmd_check.c
 SRCS	+= src/cmd_explain.c
 SRCS	+= src/cmd_members.c
@@ -69,6 +70,8 @@ SRCS	+= src/msgworker.c
 SRCS	+= src/notes.c
 SRCS	+= src/outbox.c
 SRCS	+= src/schedule.c
+SRCS	+= src/score.c
+SRCS	+= src/sendtest.c
 SRCS	+= src/smtp.c
 SRCS	+= src/summary.c
 SRCS	+= src/template.c
@@ -76,6 +79,7 @@ SRCS	+= src/textclean.c
 SRCS	+= src/tls.c
 SRCS	+= src/token.c
 SRCS	+= src/util.c
+SRCS	+= src/verp.c
 SRCS	+= src/waaier.c
 
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/%.o)

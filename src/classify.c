@@ -8,11 +8,13 @@
 #include <strings.h>
 
 #include "botu/addr.h"
+#include "botu/bounce.h"
 #include "botu/classify.h"
 #include "botu/log.h"
 #include "botu/notes.h"
 #include "botu/textclean.h"
 #include "botu/util.h"
+#include "botu/verp.h"
 
 #define TOKEN_CHARS 26		/* 128 bits in base32 */
 #define SHORT_TEXT 40		/* words; longer text never commands */
@@ -316,18 +318,6 @@ our_loop(const struct botu_conf *conf, const struct message *m)
 	return 0;
 }
 
-static int
-is_bounce(const struct message *m)
-{
-	const char *local = m->from.addr;
-
-	if (m->dsn != NULL)
-		return 1;
-	if (m->return_path == NULL || m->return_path[0] != '\0')
-		return 0;
-	return strncasecmp(local, "mailer-daemon@", 14) == 0 ||
-	    strncasecmp(local, "postmaster@", 11) == 0;
-}
 
 static const char *const auto_senders[] = {
 	"mailer-daemon", "postmaster", "noreply", "no-reply", "no_reply",
@@ -448,6 +438,24 @@ recipients(const struct message *m)
 	for (size_t i = 0; i < m->nrcpts; i++)
 		v = strv_add(v, m->rcpts[i].addr);
 	return v;
+}
+
+/* Mail to a +bounce-... address: a report about one of botu's mails. */
+static int
+to_bounce_address(const struct botu_conf *conf, const struct message *m)
+{
+	char **rcpts = recipients(m), *detail = NULL;
+	int found = 0;
+
+	for (size_t i = 0; rcpts != NULL && rcpts[i] != NULL && !found; i++) {
+		if (addr_detail(conf, rcpts[i], &detail))
+			found = strncmp(detail, VERP_PREFIX,
+			    strlen(VERP_PREFIX)) == 0;
+		free(detail);
+		detail = NULL;
+	}
+	strv_free(rcpts);
+	return found;
 }
 
 /* The token or command detail of the first plus-address of ours. */
@@ -734,8 +742,15 @@ classify(const struct botu_conf *conf, const struct message *m,
 	if (our_loop(conf, m))
 		set(c, INTENT_AUTOMATIC, CHANNEL_HEADERS, -1, "botu's own mail "
 		    "came back (X-Loop)");
-	else if (is_bounce(m))
-		set(c, INTENT_BOUNCE, CHANNEL_HEADERS, -1, "a delivery report");
+	else if (to_bounce_address(conf, m))
+		set(c, INTENT_BOUNCE, CHANNEL_TOKEN_ADDRESS, -1, "sent to a "
+		    "bounce address (VERP)");
+	else if (bounce_looks_like(m))
+		set(c, INTENT_BOUNCE, CHANNEL_HEADERS, -1, "%s",
+		    m->feedback != NULL ? "a complaint (ARF feedback report)" :
+		    m->dsn != NULL ? "a delivery report (RFC 3464)" :
+		    "a delivery report (from a mailer daemon, or with the "
+		    "subject of one)");
 	else if (m->calendar != NULL &&
 	    strcasecmp(m->calendar_method, "REPLY") == 0)
 		set(c, INTENT_RSVP, CHANNEL_HEADERS, -1, "an answer to an "

@@ -18,14 +18,20 @@
 #include "botu/template.h"
 #include "botu/imap.h"
 #include "botu/log.h"
+#include "botu/sendtest.h"
 #include "botu/smtp.h"
 #include "botu/util.h"
+#include "botu/verp.h"
 
 static const char usage_check[] =
-    "usage: botu check\n"
+    "usage: botu check [--send-test [--timeout SECONDS]]\n"
     "  Checks the configuration, the database and the secrets, logs in to\n"
     "  the IMAP and SMTP servers (sending nothing), and says per item what\n"
-    "  is wrong and what to do.\n";
+    "  is wrong and what to do.\n"
+    "  --send-test  also mail the list's own +test address and wait for\n"
+    "             it (default 120 s): do plus-addresses arrive, does the\n"
+    "             envelope sender survive (VERP), what do SPF, DKIM and\n"
+    "             DMARC say; the test mail is moved out of the inbox\n";
 
 #define CONNECT_TIMEOUT_MS 10000
 
@@ -38,6 +44,13 @@ static void
 report_ok(const char *what, const char *detail)
 {
 	printf("ok      %-14s %s\n", what, detail);
+}
+
+/* Worth knowing, not a problem. */
+static void
+report_note(const char *what, const char *detail)
+{
+	printf("note    %-14s %s\n", what, detail);
 }
 
 static void
@@ -319,22 +332,115 @@ check_templates(struct report *r, const struct botu_conf *conf)
 	report_ok("templates", detail);
 }
 
+/* One line per thing the send test learnt, with what to do. */
+static void
+report_send_test(struct report *r, const struct sendtest_result *t)
+{
+	char d[BOTU_ERRLEN + 400];
+
+	snprintf(d, sizeof(d), "%s arrived after %.1f s%s", t->address,
+	    t->seconds, t->removed ? "; moved out of the inbox" :
+	    "; it could not be moved: delete it yourself");
+	report_ok("send test", d);
+	if (t->detail_kept)
+		snprintf(d, sizeof(d), "they arrive, and Delivered-To keeps "
+		    "the +detail (%s)", t->delivered_to);
+	else
+		snprintf(d, sizeof(d), "they arrive; %s, so botu reads the "
+		    "+detail from the To header", t->delivered_to[0] ?
+		    "Delivered-To has the plain address" :
+		    "there is no Delivered-To");
+	report_ok("plus-address", d);
+	if (t->envelope)
+		report_ok("envelope", "Return-Path is the bounce address: "
+		    "bounces come back to botu (VERP)");
+	else {
+		snprintf(d, sizeof(d), "Return-Path is <%s>, not the bounce "
+		    "address <%s>: the provider rewrites the envelope sender, "
+		    "so botu does without VERP (Message-IDs still tie "
+		    "bounces to its mail)", t->return_path, t->verp);
+		report_note("envelope", d);
+	}
+	if (!t->has_authres) {
+		report_note("authentication", "no Authentication-Results "
+		    "header: the receiving server does not say whether SPF, "
+		    "DKIM and DMARC pass; send a mail to a Gmail or Outlook "
+		    "address and look at its headers");
+		return;
+	}
+	snprintf(d, sizeof(d), "spf=%s dkim=%s dmarc=%s", t->spf[0] ? t->spf :
+	    "(none)", t->dkim[0] ? t->dkim : "(none)", t->dmarc[0] ?
+	    t->dmarc : "(none)");
+	if (strcmp(t->dmarc, "pass") == 0)
+		report_ok("authentication", d);
+	else {
+		size_t n = strlen(d);
+
+		snprintf(d + n, sizeof(d) - n, ": without DMARC pass big "
+		    "providers may file the list's mail as spam; publish SPF "
+		    "for the SMTP server and a DKIM key for the list's domain");
+		report_bad(r, EX_CONFIG, "authentication", d);
+	}
+}
+
+static void
+check_send_test(struct report *r, const struct botu_conf *conf,
+    struct botu_db *db, int timeout)
+{
+	struct sendtest_result t;
+	char d[BOTU_ERRLEN + 400];
+	int rc;
+
+	if (conf_require_imap(conf, d) < 0 || conf_require_smtp(conf, d) < 0) {
+		report_bad(r, EX_CONFIG, "send test", d);
+		return;
+	}
+	rc = sendtest_run(conf, db, timeout, &t);
+	if (rc == BOTU_OK && !t.arrived) {
+		snprintf(d, sizeof(d), "the mail to %s did not arrive within "
+		    "%d s: plus-addresses seem not to reach this mailbox "
+		    "(ask the provider, or a longer --timeout); botu does "
+		    "without VERP, and +aanmelden and the other "
+		    "plus-addresses will not work", t.address, timeout);
+		report_bad(r, EX_UNAVAILABLE, "plus-address", d);
+	} else if (rc == BOTU_OK)
+		report_send_test(r, &t);
+	else
+		report_bad(r, rc == BOTU_ECONN || rc == BOTU_ETEMP ?
+		    EX_UNAVAILABLE : EX_CONFIG, "send test", t.err);
+	if (t.sent)
+		printf("%-7s %-14s [smtp] verp = %s: %s\n", "", "verp",
+		    conf->smtp.verp == VERP_YES ? "yes" :
+		    conf->smtp.verp == VERP_NO ? "no" : "auto",
+		    verp_enabled(db, conf) ? "botu uses bounce addresses" :
+		    "botu does not use bounce addresses");
+}
+
 int
 cmd_check(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		CLI_OPT_HELP,
+		{ "send-test", no_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct report r = { 0, EX_OK };
 	const struct botu_conf *conf;
 	struct botu_db *db;
-	int ch, code = EX_OK;
+	long long timeout = 120;
+	int ch, code = EX_OK, send_test = 0;
 
 	while ((ch = cli_getopt(argc, argv, "h", opts, usage_check,
-	    &code)) != -1)
+	    &code)) != -1) {
 		if (ch == '?')
 			return code;
+		if (ch == 's')
+			send_test = 1;
+		else if (ch == 't' && str_to_int(optarg, 1, 3600, &timeout) < 0)
+			return cli_fail(EX_USAGE, "--timeout: '%s' is not a "
+			    "number of seconds from 1 to 3600", optarg);
+	}
 	if (optind != argc)
 		return cli_fail(EX_USAGE, "%s", usage_check);
 	if ((conf = cli_conf(cli, &code)) == NULL)
@@ -356,6 +462,11 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	smtp_global_init();
 	check_imap(&r, conf);
 	check_smtp(&r, conf);
+	if (send_test && r.problems == 0)
+		check_send_test(&r, conf, db, (int)timeout);
+	else if (send_test)
+		printf("%-7s %-14s not run: fix the problems above first\n",
+		    "", "send test");
 	if (r.problems > 0)
 		printf("%d problem%s found\n", r.problems,
 		    r.problems == 1 ? "" : "s");

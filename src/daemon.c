@@ -18,6 +18,7 @@
 #include "botu/log.h"
 #include "botu/mailout.h"
 #include "botu/notes.h"
+#include "botu/score.h"
 #include "botu/smtp.h"
 #include "botu/summary.h"
 #include "botu/util.h"
@@ -258,6 +259,27 @@ wait_after(int rc, const char *err, int *backoff, int *auth_wait)
 	return *backoff;
 }
 
+/* Time-driven bounce work (score.h): probes due, probes passed. */
+static int
+tick(const struct botu_conf *conf, struct botu_db *db)
+{
+	char err[BOTU_ERRLEN] = "";
+	int queued = 0, rc;
+
+	if (db_begin(db) != BOTU_OK)
+		return 0;
+	rc = score_tick(db, conf, time(NULL), &queued, err);
+	if (rc == BOTU_OK && db_commit(db) == BOTU_OK) {
+		if (queued > 0)
+			log_info("%d probe%s queued", queued,
+			    queued == 1 ? "" : "s");
+		return queued;
+	}
+	log_warnx("bounces: %s", err[0] != '\0' ? err : db_errmsg(db));
+	db_rollback(db);
+	return 0;
+}
+
 /* What botu run keeps between cycles; a reload replaces all of it. */
 struct run {
 	const struct botu_conf	*conf;
@@ -409,9 +431,12 @@ loop(struct run *r)
 		if (reload_flag && reload(r) < 0)
 			return BOTU_ECONN;
 		rc = intake_cycle(r->in, &handled, err);
-		/* Note reminders and the waaier page, after the commits. */
-		if (!o->dry_run)
+		/* Note reminders, the waaier page, bounce probes: after the
+		 * commits. */
+		if (!o->dry_run) {
 			notes_tick(r->conf, r->db, time(NULL));
+			(void)tick(r->conf, r->db);
+		}
 		if (rc != BOTU_OK && !o->dry_run)
 			note_problem(r, rc, err, backoff);
 		if (!o->dry_run && !stop_flag)

@@ -199,6 +199,38 @@ static const char *const migrations[] = {
 	"    NEW.message_id, NEW.rcpt || ': ' ||"
 	"    coalesce(NEW.last_error, 'no reply'));"
 	"END;",
+
+	/*
+	 * 7: bounces. Each delivery report (or SMTP refusal) about a member's
+	 * mail that botu counted, with what it added to the member's score;
+	 * per member the score (decaying from scored_at), why delivery
+	 * stopped, and the probe sent before giving up on the address.
+	 */
+	"CREATE TABLE bounces ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  member_id INTEGER REFERENCES members(id) ON DELETE CASCADE,"
+	"  outbox_id INTEGER,"
+	"  message_id TEXT,"
+	"  address TEXT NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT '',"
+	"  class TEXT NOT NULL CHECK (class IN"
+	"    ('hard', 'soft', 'ours', 'policy', 'complaint')),"
+	"  score REAL NOT NULL DEFAULT 0,"
+	"  detail TEXT NOT NULL DEFAULT ''"
+	") STRICT;"
+	"CREATE INDEX bounces_member ON bounces(member_id, at);"
+	"CREATE INDEX bounces_outbox ON bounces(outbox_id);"
+	"CREATE TABLE bounce_state ("
+	"  member_id INTEGER PRIMARY KEY REFERENCES members(id)"
+	"    ON DELETE CASCADE,"
+	"  score REAL NOT NULL DEFAULT 0,"
+	"  scored_at INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  since INTEGER,"
+	"  probe_outbox_id INTEGER,"
+	"  probe_at INTEGER"
+	") STRICT;",
 };
 
 int

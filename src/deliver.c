@@ -8,6 +8,7 @@
 #include "botu/deliver.h"
 #include "botu/log.h"
 #include "botu/outbox.h"
+#include "botu/score.h"
 #include "botu/smtp.h"
 #include "botu/util.h"
 
@@ -251,6 +252,7 @@ record_run(struct deliver *d, struct deliver_report *r, int about_us)
 		else {
 			outbox_failed(d->db, job->row.id, now, job->res.code,
 			    job->res.text);
+			score_refused(d->db, job->row.id, job->res.text);
 			r->failed++;
 		}
 		free_job(job);
@@ -271,6 +273,7 @@ record_perm(struct deliver *d, struct deliver_report *r, struct job *job)
 	if (names_rcpt(job)) {
 		outbox_failed(d->db, job->row.id, time(NULL), job->res.code,
 		    job->res.text);
+		score_refused(d->db, job->row.id, job->res.text);
 		r->failed++;
 		free_job(job);
 		return;

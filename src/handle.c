@@ -7,6 +7,7 @@
 
 #include "botu/addr.h"
 #include "botu/authres.h"
+#include "botu/bounce.h"
 #include "botu/confirm.h"
 #include "botu/dates.h"
 #include "botu/handle.h"
@@ -14,6 +15,7 @@
 #include "botu/mailout.h"
 #include "botu/members.h"
 #include "botu/notes.h"
+#include "botu/score.h"
 #include "botu/util.h"
 
 /* Everything one decision needs. */
@@ -541,6 +543,51 @@ help(struct ctx *x)
 	return rc;
 }
 
+/* ---- delivery reports ---- */
+
+/*
+ * Only a report about botu's own mail is botu's: it counts (score.h) and
+ * is filed. Every other report belongs to the person whose inbox this is.
+ */
+static int
+bounce(struct ctx *x)
+{
+	struct bounce_report r;
+	struct score_match sm;
+	char action[256], why[300];
+	int rc;
+
+	bounce_parse(x->msg, &r);
+	rc = score_match(x->db, x->conf, x->msg, &r, &sm);
+	if (rc != BOTU_OK) {
+		snprintf(x->err, BOTU_ERRLEN, "cannot look up the outbox: %s",
+		    db_errmsg(x->db));
+		goto out;
+	}
+	if (sm.verp < 0)
+		decide(x, 1, sm.how, "file it as done and change nothing");
+	else if (sm.verp > 0 && sm.outbox_id == 0)
+		decide(x, 1, "sent to a bounce address of no mail in the "
+		    "outbox (the send test's own, or a forged number)",
+		    "file it as done and change nothing");
+	else if (sm.outbox_id == 0)
+		decide(x, 0, x->db == NULL ? "a delivery report; without "
+		    "botu's database it cannot tell whether it sent the "
+		    "returned mail" : "a delivery report about mail botu did "
+		    "not send (no Message-ID of its outbox in it)",
+		    "leave it for a person");
+	else {
+		rc = score_report(x->db, x->conf, x->msg, &r, &sm, x->dry,
+		    action, sizeof(action), x->err);
+		snprintf(why, sizeof(why), "a delivery report about botu's "
+		    "%s mail to %s (%s)", sm.kind, log_addr(sm.rcpt), sm.how);
+		decide(x, 1, why, "%s", action);
+	}
+out:
+	bounce_report_clear(&r);
+	return rc;
+}
+
 /* ---- the decision ---- */
 
 static const char *
@@ -552,8 +599,6 @@ later_reason(enum intent i)
 	case INTENT_RSVP:
 		return "answers to invitations are not handled by this "
 		    "version yet";
-	case INTENT_BOUNCE:
-		return "delivery reports are not handled by this version yet";
 	default:
 		return NULL;
 	}
@@ -565,6 +610,8 @@ dispatch(struct ctx *x)
 	enum intent i = x->c->intent;
 	const char *later = later_reason(i);
 
+	if (i == INTENT_BOUNCE)
+		return bounce(x);
 	if (i == INTENT_LEAVE_ALONE || i == INTENT_AUTOMATIC || later) {
 		decide(x, 0, later, "leave it for a person%s",
 		    i == INTENT_AUTOMATIC ? " and never answer it" : "");
@@ -620,7 +667,13 @@ handle_decide(const struct botu_conf *conf, struct botu_db *db,
 	classify(conf, msg, x.known ? &facts : NULL, c);
 	str_copy(d->intent, intent_name(c->intent), sizeof(d->intent));
 	str_copy(d->reason, c->rule, sizeof(d->reason));
-	rc = dispatch(&x);
+	/* A member whose mail bounced writes in: the address works. */
+	rc = BOTU_OK;
+	if (x.known && !dry_run && c->intent != INTENT_AUTOMATIC &&
+	    c->intent != INTENT_BOUNCE)
+		rc = score_wrote_in(db, &x.m, msg->message_id);
+	if (rc == BOTU_OK)
+		rc = dispatch(&x);
 	member_clear(&x.m);
 	return rc;
 }

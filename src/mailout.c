@@ -8,6 +8,7 @@
 #include "botu/mailout.h"
 #include "botu/outbox.h"
 #include "botu/util.h"
+#include "botu/verp.h"
 
 const char *const mailout_templates[] = {
 	"confirm-subscribe",
@@ -28,6 +29,8 @@ const char *const mailout_templates[] = {
 	"note-withdrawn",
 	"profile",
 	"summary",
+	"probe",
+	"send-test",
 	NULL,
 };
 
@@ -88,6 +91,7 @@ queue_composed(struct botu_db *db, const struct botu_conf *conf,
 	};
 	char *mid = compose_message_id(addr_domain(conf));
 	struct buf b;
+	int64_t id = 0;
 	int rc;
 
 	buf_init(&b);
@@ -96,7 +100,11 @@ queue_composed(struct botu_db *db, const struct botu_conf *conf,
 		om.message_id = mid;
 		om.data = b.s;
 		om.len = b.len;
-		rc = outbox_add(db, &om, NULL);
+		rc = outbox_add(db, &om, &id);
+		if (rc == BOTU_OK)
+			rc = verp_apply(db, conf, id);
+		if (rc == BOTU_OK && m->outbox_id != NULL)
+			*m->outbox_id = id;
 		if (rc != BOTU_OK)
 			snprintf(err, BOTU_ERRLEN, "cannot store the mail: %s",
 			    db_errmsg(db));

@@ -168,6 +168,24 @@ members_set_status(struct botu_db *db, int64_t id, const char *status,
 }
 
 int
+members_set_delivery(struct botu_db *db, int64_t id, const char *delivery,
+    const char *kind, const char *actor, const char *message_id,
+    const char *detail)
+{
+	sqlite3_stmt *st = db_stmt(db, "UPDATE members SET delivery = ?, "
+	    "updated_at = ? WHERE id = ?");
+	int rc;
+
+	sqlite3_bind_text(st, 1, delivery, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 3, id);
+	rc = db_exec_stmt(db, st);
+	if (rc == BOTU_OK)
+		rc = db_event(db, id, kind, actor, message_id, detail);
+	return rc;
+}
+
+int
 members_set_consent(struct botu_db *db, int64_t id, const char *channel,
     const char *message_id, const char *text_version)
 {
@@ -448,6 +466,23 @@ members_count(struct botu_db *db, const char *status, int64_t *out)
 	return rc == SQLITE_ROW ? BOTU_OK : BOTU_EDATA;
 }
 
+int
+members_count_delivery(struct botu_db *db, int64_t *bouncing,
+    int64_t *disabled)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT "
+	    "count(*) FILTER (WHERE delivery = 'bouncing'), "
+	    "count(*) FILTER (WHERE delivery = 'disabled') "
+	    "FROM members WHERE status != 'unsubscribed'");
+	int rc;
+
+	rc = sqlite3_step(st);
+	*bouncing = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	*disabled = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? BOTU_OK : BOTU_EDATA;
+}
+
 /* RFC 4180: quote every field that needs it, double inner quotes. */
 static void
 csv_field(FILE *f, const char *s, int last)
@@ -477,6 +512,21 @@ iso_time(int64_t t, char *buf, size_t len)
 	}
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return buf;
+}
+
+/* Why mail to a member stopped (score.h), for the text listing. */
+static void
+write_delivery_reason(struct botu_db *db, FILE *f, const struct member *m)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT reason, coalesce(strftime("
+	    "'%Y-%m-%d', since, 'unixepoch'), '') FROM bounce_state "
+	    "WHERE member_id = ? AND reason != ''");
+
+	sqlite3_bind_int64(st, 1, m->id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		fprintf(f, "%-32s %s since %s: %s\n", "", m->delivery,
+		    db_col_text(st, 1), db_col_text(st, 0));
+	sqlite3_reset(st);
 }
 
 static void
@@ -521,7 +571,12 @@ write_json(struct botu_db *db, FILE *f, const char *status)
 	    "        'message_id', consent_message_id,"
 	    "        'text_version', consent_text_version) END,"
 	    "    'created', strftime('%Y-%m-%dT%H:%M:%SZ', created_at,"
-	    "      'unixepoch')) AS j"
+	    "      'unixepoch'),"
+	    "    'bounce', (SELECT json_object('score', round(b.score, 2),"
+	    "      'reason', b.reason, 'since', strftime("
+	    "      '%Y-%m-%dT%H:%M:%SZ', b.since, 'unixepoch'))"
+	    "      FROM bounce_state b WHERE b.member_id = members.id AND"
+	    "      (b.score > 0 OR b.reason != ''))) AS j"
 	    "  FROM members WHERE ?1 IS NULL OR status = ?1"
 	    "  ORDER BY email)");
 	int rc;
@@ -558,6 +613,8 @@ members_write(struct botu_db *db, FILE *f, enum members_format fmt,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		member_from_row(st, &m);
 		write_row(f, fmt, &m);
+		if (fmt == MEMBERS_TEXT && strcmp(m.delivery, "on") != 0)
+			write_delivery_reason(db, f, &m);
 		member_clear(&m);
 	}
 	sqlite3_reset(st);

@@ -32,10 +32,12 @@ struct mailout {
 	enum compose_auto auto_submitted;
 	int		 ordered;
 	time_t		 expires_at;	/* 0: the outbox default */
+	int64_t		*outbox_id;	/* not NULL: gets the outbox row */
 };
 
 /*
- * Renders, composes and queues. vars may be NULL; the list's variables are
+ * Renders, composes and queues; the row gets a VERP envelope sender when
+ * verp_enabled() (verp.h). vars may be NULL; the list's variables are
  * added to it. BOTU_EDATA with err set when the template or an address is
  * wrong, or the store refuses the row.
  */

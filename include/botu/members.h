@@ -81,6 +81,14 @@ int	members_set_status(struct botu_db *, int64_t id, const char *status,
 	    const char *kind, const char *actor, const char *message_id,
 	    const char *detail);
 
+/*
+ * Changes a member's delivery (on, bouncing, disabled: score.h decides)
+ * and records why, like members_set_status().
+ */
+int	members_set_delivery(struct botu_db *, int64_t id,
+	    const char *delivery, const char *kind, const char *actor,
+	    const char *message_id, const char *detail);
+
 /* Records consent as given now: how, by which mail, after which notice. */
 int	members_set_consent(struct botu_db *, int64_t id, const char *channel,
 	    const char *message_id, const char *text_version);
@@ -106,6 +114,9 @@ int	members_forget(struct botu_db *, const char *email, const char *actor,
 
 /* Counts per status, for status screens. */
 int	members_count(struct botu_db *, const char *status, int64_t *out);
+/* Members (not unsubscribed) whose delivery is bouncing, disabled. */
+int	members_count_delivery(struct botu_db *, int64_t *bouncing,
+	    int64_t *disabled);
 
 enum members_format { MEMBERS_TEXT, MEMBERS_JSON, MEMBERS_CSV };
 

@@ -118,11 +118,11 @@ class Cli(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertIn("database", out.stdout)
         self.assertIn("schema version", out.stdout)
-        # Every mail text botu sends, in nl and en (each one's .txt).
-        sent = [f for f in os.listdir(os.path.join(ROOT, "templates", "nl"))
-                if f.endswith(".txt")]
+        # Every mail in both languages: each shipped .txt of nl, twice.
+        texts = [f for f in os.listdir(os.path.join(ROOT, "templates", "nl"))
+                 if f.endswith(".txt")]
         self.assertRegex(out.stdout, r"ok +templates +%d mails"
-                         % (2 * len(sent)))
+                         % (2 * len(texts)))
         # A language without its texts is a configuration error.
         tdir = os.path.join(self.tmp, "templates")
         subprocess.run(["cp", "-r", os.path.join(ROOT, "templates"), tdir],
