@@ -60,6 +60,7 @@ SRCS	+= src/dates.c
 SRCS	+= src/db.c
 SRCS	+= src/deliver.c
 SRCS	+= src/handle.c
+SRCS	+= src/ical.c
 SRCS	+= src/imap.c
 SRCS	+= src/intake.c
 SRCS	+= src/log.c
