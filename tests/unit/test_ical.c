@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "botu/ical.h"
+#include "botu/message.h"
 #include "botu/util.h"
 
 /* 2026-12-10 19:30 in Amsterdam (CET, UTC+1) is 18:30 UTC. */
@@ -280,6 +281,108 @@ test_address(void **state)
 	free(a);
 }
 
+/* The mail in path as botu reads it, into m (message_clear() it). */
+static void
+read_mail(const char *path, struct message *m)
+{
+	char err[BOTU_ERRLEN], *raw;
+	size_t len = 0;
+	FILE *f = fopen(path, "rb");
+
+	if (f == NULL)
+		fail_msg("cannot read %s", path);
+	raw = xmalloc(1 << 20);
+	len = fread(raw, 1, (1 << 20) - 1, f);
+	fclose(f);
+	raw[len] = '\0';
+	memset(m, 0, sizeof(*m));
+	if (message_parse(raw, len, m, err) != BOTU_OK)
+		fail_msg("%s: %s", path, err);
+	free(raw);
+}
+
+/*
+ * The project's samples of each client family (tests/data/intent): the
+ * answer is read from the calendar part, whatever the subject says.
+ */
+static void
+test_reply_samples(void **state)
+{
+	static const struct {
+		const char	*file;
+		const char	*partstat;
+	} s[] = {
+		{ "nl-rsvp-outlook-accepted.eml", "ACCEPTED" },
+		{ "en-rsvp-gmail-declined.eml", "DECLINED" },
+		{ "en-rsvp-thunderbird-tentative.eml", "TENTATIVE" },
+	};
+	struct message m;
+	struct ical_parsed p;
+	char *path;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(s); i++) {
+		path = xasprintf("%s/tests/data/intent/%s", srcdir(),
+		    s[i].file);
+		read_mail(path, &m);
+		assert_non_null(m.calendar);
+		assert_string_equal(m.calendar_method, "REPLY");
+		assert_int_equal(ical_parse(m.calendar, &p), BOTU_OK);
+		assert_string_equal(p.method, "REPLY");
+		assert_true(p.uid[0] != '\0');
+		assert_int_equal(p.nattendees, 1);
+		if (strcmp(p.attendees[0].partstat, s[i].partstat) != 0)
+			fail_msg("%s: PARTSTAT %s, want %s", s[i].file,
+			    p.attendees[0].partstat, s[i].partstat);
+		ical_parsed_clear(&p);
+		message_clear(&m);
+		free(path);
+	}
+}
+
+/* Verbatim third-party invitations (../shared/corpora/mime). */
+static void
+test_corpus_requests(void **state)
+{
+	const char *base = getenv("BOTU_CORPUS");
+	struct message m;
+	struct ical_parsed p;
+	char *path;
+
+	(void)state;
+	if (base == NULL || access(base, R_OK) != 0) {
+		printf("   no corpus at %s: skipped\n",
+		    base != NULL ? base : "(unset)");
+		skip();
+	}
+	path = xasprintf("%s/mime/postalmime_calendar-event.eml", base);
+	read_mail(path, &m);
+	free(path);
+	assert_non_null(m.calendar);
+	assert_string_equal(m.calendar_method, "REQUEST");
+	assert_int_equal(ical_parse(m.calendar, &p), BOTU_OK);
+	assert_string_equal(p.method, "REQUEST");
+	assert_string_equal(p.uid, "1utaf3eftt1agbnisfcc3a5ps0@google.com");
+	assert_string_equal(p.organizer, "andris@postalsys.com");
+	assert_true(p.nattendees >= 2);
+	assert_string_equal(p.attendees[0].partstat, "ACCEPTED");
+	assert_string_equal(p.attendees[1].partstat, "NEEDS-ACTION");
+	ical_parsed_clear(&p);
+	message_clear(&m);
+
+	path = xasprintf("%s/mime/phpmime_m0020.eml", base);
+	read_mail(path, &m);
+	free(path);
+	assert_non_null(m.calendar);
+	assert_string_equal(m.calendar_method, "REQUEST");
+	assert_int_equal(ical_parse(m.calendar, &p), BOTU_OK);
+	assert_string_equal(p.method, "REQUEST");
+	assert_int_equal(p.has_event, 1);
+	assert_true(p.uid[0] != '\0');
+	ical_parsed_clear(&p);
+	message_clear(&m);
+}
+
 int
 main(void)
 {
@@ -290,6 +393,8 @@ main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_parse_replies),
 		cmocka_unit_test(test_address),
+		cmocka_unit_test(test_reply_samples),
+		cmocka_unit_test(test_corpus_requests),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
