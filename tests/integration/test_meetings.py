@@ -11,6 +11,7 @@ METHOD:CANCEL.
 Each test has its own list address (its own mailbox and database).
 """
 import base64
+import datetime
 import email.utils
 import json
 import os
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import zoneinfo
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import botutest  # noqa: E402
@@ -29,6 +31,25 @@ ASAN_BIN = os.path.join(botutest.REPO, "build-asan", "botu")
 BOTU_BIN = os.environ.get("BOTU_BIN") or (
     ASAN_BIN if os.access(ASAN_BIN, os.X_OK) else botutest.BOTU_BIN)
 CHECK = os.path.join(botutest.REPO, "tests", "check-ical.py")
+# libfaketime, as test_ops_daemon.py preloads it: the daemon's tick runs
+# at the time a reminder is due.
+FAKETIME = next((p for p in (
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/faketime/libfaketimeMT.so.1") if os.path.exists(p)), None)
+
+
+def fake_env(when):
+    """The environment of a botu whose clock starts at when (UTC)."""
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = FAKETIME
+    env["FAKETIME"] = when.strftime("@%Y-%m-%d %H:%M:%S")
+    env["TZ"] = "UTC"
+    env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+    opts = env.get("ASAN_OPTIONS", "")
+    env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + \
+        "verify_asan_link_order=0"
+    return env
 
 
 def calendar_part(msg):
@@ -61,9 +82,10 @@ class Meetings(botutest.ServersTestCase):
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def botu(self, *args, check=True):
+    def botu(self, *args, check=True, env=None):
         out = subprocess.run([BOTU_BIN, "-c", self.conf] + list(args),
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=120,
+                             env=env, stdin=subprocess.DEVNULL)
         if check and out.returncode != 0:
             self.fail("botu %s: exit %d\n%s%s" % (" ".join(args),
                       out.returncode, out.stdout, out.stderr))
@@ -231,6 +253,53 @@ class Meetings(botutest.ServersTestCase):
         self.check_ical(can, {"method": "CANCEL", "sequence": 2,
                               "status": "CANCELLED",
                               "uid": uids[self.piet], "khal": False})
+
+    @unittest.skipIf(FAKETIME is None, "libfaketime is not installed")
+    def test_reminder(self):
+        """The daemon's tick reminds, once, 24 hours before the start,
+        those who accepted or did not answer; not who declined."""
+        for who in (self.jan, self.piet, self.kees):
+            self.botu("members", "add", who)
+        start = (datetime.datetime.now(datetime.timezone.utc) +
+                 datetime.timedelta(days=3)).replace(second=0,
+                                                      microsecond=0)
+        local = start.astimezone(zoneinfo.ZoneInfo("Europe/Amsterdam"))
+        self.botu("meeting", "add", "--title", "Klusdag", "--start",
+                  local.strftime("%Y-%m-%d %H:%M"))
+        self.botu("run", "--once")
+        invites = {w: self.wait(w, lambda m: "Uitnodiging" in str(
+            m["Subject"])) for w in (self.jan, self.piet, self.kees)}
+        uid = field(calendar_part(invites[self.piet]), "UID")
+        self.reply_mail(self.piet, uid, 0, self.piet, "DECLINED", False)
+        uid = field(calendar_part(invites[self.jan]), "UID")
+        self.reply_mail(self.jan, uid, 0, self.jan, "ACCEPTED", False)
+        self.botu("run", "--once")
+        self.assertEqual(self.partstat(self.piet), "DECLINED")
+        # Two days before: not yet.
+        self.botu("run", "--once", env=fake_env(
+            start - datetime.timedelta(hours=48)))
+        self.servers.wait_queue_empty()
+        self.assertFalse([m for m in self.servers.fetch_all(self.jan)
+                          if "Herinnering" in str(m.msg["Subject"])])
+        # 23 hours before: due.
+        self.botu("run", "--once", env=fake_env(
+            start - datetime.timedelta(hours=23)))
+        for who in (self.jan, self.kees):
+            msg = self.wait(who, lambda m: "Herinnering" in str(
+                m["Subject"]))
+            text = msg.get_body(("plain",)).get_content()
+            self.assertIn("Klusdag", text)
+        self.assertIn("Fijn dat je komt", self.wait(
+            self.jan, lambda m: "Herinnering" in str(m["Subject"]))
+            .get_body(("plain",)).get_content())
+        # Once only, and none for Piet.
+        self.botu("run", "--once", env=fake_env(
+            start - datetime.timedelta(hours=22)))
+        self.servers.wait_queue_empty()
+        for who, n in ((self.jan, 1), (self.kees, 1), (self.piet, 0)):
+            got = [m for m in self.servers.fetch_all(who)
+                   if "Herinnering" in str(m.msg["Subject"])]
+            self.assertEqual(len(got), n, who)
 
 
 def calendar_has(msg, method):
