@@ -150,17 +150,23 @@ static const struct option field_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/*
+ * The options of add and update into f. 0, or -1 when the caller must
+ * return *code (--help answered, or a wrong option).
+ */
 static int
-read_fields(int argc, char **argv, const char *usage, struct fields *f)
+read_fields(int argc, char **argv, const char *usage, struct fields *f,
+    int *code)
 {
-	int ch, code = EX_OK;
+	int ch;
 
+	*code = EX_OK;
 	memset(f, 0, sizeof(*f));
-	while ((ch = cli_getopt(argc, argv, "h", field_opts, usage, &code)) !=
+	while ((ch = cli_getopt(argc, argv, "h", field_opts, usage, code)) !=
 	    -1) {
 		switch (ch) {
 		case '?':
-			return code;
+			return -1;
 		case 't':
 			f->title = optarg;
 			break;
@@ -185,11 +191,12 @@ read_fields(int argc, char **argv, const char *usage, struct fields *f)
 		}
 	}
 	if (f->end != NULL && f->duration != NULL)
-		return cli_fail(EX_USAGE, "give --end or --duration, not both");
-	if (f->audience != NULL && strcmp(f->audience, "all") != 0 &&
+		*code = cli_fail(EX_USAGE, "give --end or --duration, not "
+		    "both");
+	else if (f->audience != NULL && strcmp(f->audience, "all") != 0 &&
 	    strcmp(f->audience, "core") != 0)
-		return cli_fail(EX_USAGE, "--audience is all or core");
-	return EX_OK;
+		*code = cli_fail(EX_USAGE, "--audience is all or core");
+	return *code == EX_OK ? 0 : -1;
 }
 
 /* The file's text (- : standard input), at most MEETINGS_MAX_TEXT. */
@@ -219,7 +226,7 @@ read_text(const char *path, char **out)
 	return EX_OK;
 }
 
-/* Runs fn in one transaction; prints what was queued. */
+/* Commits the transaction the command began, or rolls it back. */
 static int
 commit_or_fail(struct botu_db *db, int rc, const char *err)
 {
@@ -245,7 +252,7 @@ meeting_add_cmd(struct cli *cli, int argc, char **argv)
 	time_t len = 2 * 3600;
 	int code, rc, queued = 0;
 
-	if ((code = read_fields(argc, argv, usage_add, &f)) != EX_OK)
+	if (read_fields(argc, argv, usage_add, &f, &code) < 0)
 		return code;
 	if (optind != argc || f.title == NULL || f.start == NULL)
 		return cli_fail(EX_USAGE, "%s", usage_add);
@@ -299,7 +306,7 @@ meeting_update_cmd(struct cli *cli, int argc, char **argv)
 	int64_t id = 0;
 	int code, rc, queued = 0;
 
-	if ((code = read_fields(argc, argv, usage_update, &f)) != EX_OK)
+	if (read_fields(argc, argv, usage_update, &f, &code) < 0)
 		return code;
 	if (optind + 1 != argc)
 		return cli_fail(EX_USAGE, "%s", usage_update);
@@ -345,22 +352,28 @@ meeting_update_cmd(struct cli *cli, int argc, char **argv)
 	return EX_OK;
 }
 
-/* ID as the only argument, and no option but --help. */
+/*
+ * ID as the only argument, and no option but --help. 0, or -1 when the
+ * caller must return *code.
+ */
 static int
-id_only(int argc, char **argv, const char *usage, int64_t *id)
+id_only(int argc, char **argv, const char *usage, int64_t *id, int *code)
 {
 	static const struct option opts[] = {
 		CLI_OPT_HELP,
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch, code = EX_OK;
+	int ch;
 
-	while ((ch = cli_getopt(argc, argv, "h", opts, usage, &code)) != -1)
+	*code = EX_OK;
+	while ((ch = cli_getopt(argc, argv, "h", opts, usage, code)) != -1)
 		if (ch == '?')
-			return code;
+			return -1;
 	if (optind + 1 != argc)
-		return cli_fail(EX_USAGE, "%s", usage);
-	return parse_id(argv[optind], id);
+		*code = cli_fail(EX_USAGE, "%s", usage);
+	else
+		*code = parse_id(argv[optind], id);
+	return *code == EX_OK ? 0 : -1;
 }
 
 static int
@@ -372,7 +385,7 @@ meeting_cancel_cmd(struct cli *cli, int argc, char **argv)
 	int64_t id = 0;
 	int code, rc, queued = 0;
 
-	if ((code = id_only(argc, argv, usage_cancel, &id)) != EX_OK)
+	if (id_only(argc, argv, usage_cancel, &id, &code) < 0)
 		return code;
 	if ((conf = cli_conf(cli, &code)) == NULL ||
 	    (db = cli_db(cli, &code)) == NULL)
@@ -430,24 +443,25 @@ meeting_result_cmd(struct cli *cli, int argc, char **argv)
 	return EX_OK;
 }
 
-/* --json as the only option. */
+/* --json as the only option. 0, or -1 when the caller must return *code. */
 static int
-json_opt(int argc, char **argv, const char *usage, int *json)
+json_opt(int argc, char **argv, const char *usage, int *json, int *code)
 {
 	static const struct option opts[] = {
 		CLI_OPT_HELP,
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch, code = EX_OK;
+	int ch;
 
 	*json = 0;
-	while ((ch = cli_getopt(argc, argv, "h", opts, usage, &code)) != -1) {
+	*code = EX_OK;
+	while ((ch = cli_getopt(argc, argv, "h", opts, usage, code)) != -1) {
 		if (ch == '?')
-			return code;
+			return -1;
 		*json = 1;
 	}
-	return EX_OK;
+	return 0;
 }
 
 static int
@@ -457,7 +471,7 @@ meeting_list_cmd(struct cli *cli, int argc, char **argv)
 	struct botu_db *db;
 	int json, code;
 
-	if ((code = json_opt(argc, argv, usage_list, &json)) != EX_OK)
+	if (json_opt(argc, argv, usage_list, &json, &code) < 0)
 		return code;
 	if (optind != argc)
 		return cli_fail(EX_USAGE, "%s", usage_list);
@@ -477,7 +491,7 @@ meeting_show_cmd(struct cli *cli, int argc, char **argv)
 	int64_t id = 0;
 	int json, code, rc;
 
-	if ((code = json_opt(argc, argv, usage_show, &json)) != EX_OK)
+	if (json_opt(argc, argv, usage_show, &json, &code) < 0)
 		return code;
 	if (optind + 1 != argc)
 		return cli_fail(EX_USAGE, "%s", usage_show);

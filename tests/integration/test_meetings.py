@@ -254,6 +254,29 @@ class Meetings(botutest.ServersTestCase):
                               "status": "CANCELLED",
                               "uid": uids[self.piet], "khal": False})
 
+    def test_cli_errors(self):
+        """--help answers with 0; wrong input is refused with sysexits
+        codes and changes nothing."""
+        for sub in ("add", "update", "cancel", "result", "list", "show"):
+            out = self.botu("meeting", sub, "--help")
+            self.assertIn("usage: botu meeting " + sub, out.stdout)
+        for args, code in (
+                (("add", "--title", "x", "--start", "2026-13-01 10:00"),
+                 64),
+                (("add", "--title", "x", "--start", "2026-12-01 10:00",
+                  "--duration", "3x"), 64),
+                (("add", "--title", "x", "--start", "2020-12-01 10:00"),
+                 65),
+                (("add", "--title", "x", "--start", "2026-12-01 10:00",
+                  "--audience", "bestuur"), 64),
+                (("cancel", "7"), 65),
+                (("show", "7"), 65),
+                (("update", "x"), 64)):
+            out = self.botu("meeting", *args, check=False)
+            self.assertEqual(out.returncode, code, (args, out.stderr))
+        self.assertEqual(json.loads(self.botu("meeting", "list",
+                                              "--json").stdout), [])
+
     @unittest.skipIf(FAKETIME is None, "libfaketime is not installed")
     def test_reminder(self):
         """The daemon's tick reminds, once, 24 hours before the start,
