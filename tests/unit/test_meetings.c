@@ -246,7 +246,8 @@ test_invite_and_replies(void **state)
 {
 	struct fx *f = *state;
 	struct intake_decision d;
-	char *jan_uid, *piet_uid, *reply_to;
+	char err[BOTU_ERRLEN], *jan_uid, *piet_uid, *reply_to;
+	int64_t gone;
 	int queued = -1;
 	int64_t id = plan(f, "all", &queued);
 
@@ -301,6 +302,14 @@ test_invite_and_replies(void **state)
 	    "040000008200E00074C5B7101A82E008@outlook.com", 0, "DECLINED");
 	assert_int_equal(d.act, 0);
 	assert_partstat(f, id, f->jan, "ACCEPTED");
+
+	/* Forgetting Piet forgets his invitation and his answer. */
+	assert_int_equal(members_forget(f->db, "piet@example.org", "test",
+	    &gone, err), BOTU_OK);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM meeting_invites "
+	    "WHERE member_id = %lld", (long long)f->piet), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM events WHERE "
+	    "kind = 'rsvp' AND detail LIKE '%%p.other%%'"), 0);
 	free(jan_uid);
 	free(piet_uid);
 }
