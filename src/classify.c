@@ -206,6 +206,8 @@ static const struct {
 	{ "confirm-", INTENT_CONFIRM, LANG_EN },
 	{ "afmelden-", INTENT_UNSUBSCRIBE, LANG_NL },
 	{ "unsubscribe-", INTENT_UNSUBSCRIBE, LANG_EN },
+	/* an invitation's Reply-To (rsvp.h): "ja", "nee", "misschien" */
+	{ "antwoord-", INTENT_RSVP, -1 },
 };
 
 /* A reply that says no must not confirm anything. */

@@ -1,6 +1,5 @@
 /* cmd_explain.c - botu explain: how botu understands one mail, and why */
 #include <getopt.h>
-#include <libical/ical.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "botu/classify.h"
 #include "botu/cmd.h"
 #include "botu/handle.h"
+#include "botu/ical.h"
 #include "botu/msgworker.h"
 #include "botu/util.h"
 
@@ -123,42 +123,49 @@ print_bounces(const struct message *m)
 	bounce_report_clear(&r);
 }
 
+/*
+ * The calendar part as the RSVP handler reads it (ical.h): method, UID,
+ * SEQUENCE, and the first ATTENDEE with its answer; attendees lists all.
+ */
 static void
 json_calendar(struct buf *o, const struct message *m)
 {
-	icalcomponent *cal = icalparser_parse_string(m->calendar);
-	icalcomponent *ev = NULL;
-	icalproperty *p;
-	icalparameter *ps;
-	const char *attendee = "", *partstat = "";
+	struct ical_parsed p;
+	const struct ical_attendee *a;
 
-	if (cal != NULL)
-		ev = icalcomponent_get_first_component(cal,
-		    ICAL_VEVENT_COMPONENT);
 	buf_adds(o, ",\"calendar\":{\"method\":");
-	buf_add_json(o, m->calendar_method);
-	if (ev != NULL) {
-		p = icalcomponent_get_first_property(ev,
-		    ICAL_ATTENDEE_PROPERTY);
-		if (p != NULL) {
-			attendee = icalproperty_get_attendee(p);
-			ps = icalproperty_get_first_parameter(p,
-			    ICAL_PARTSTAT_PARAMETER);
-			if (ps != NULL)
-				partstat = icalparameter_enum_to_string(
-				    icalparameter_get_partstat(ps));
-		}
+	if (ical_parse(m->calendar, &p) != BOTU_OK) {
+		buf_add_json(o, m->calendar_method);
+		buf_adds(o, ",\"readable\":false}");
+		return;
+	}
+	buf_add_json(o, p.method[0] != '\0' ? p.method : m->calendar_method);
+	buf_adds(o, ",\"readable\":true");
+	if (p.has_event) {
+		a = p.nattendees > 0 ? &p.attendees[0] : NULL;
 		buf_adds(o, ",\"uid\":");
-		buf_add_json(o, icalcomponent_get_uid(ev));
+		buf_add_json(o, p.uid);
 		buf_adds(o, ",\"attendee\":");
-		buf_add_json(o, attendee != NULL ? attendee : "");
+		buf_add_json(o, a != NULL ? a->address : "");
 		buf_adds(o, ",\"partstat\":");
-		buf_add_json(o, partstat != NULL ? partstat : "");
-		buf_addf(o, ",\"sequence\":%d", icalcomponent_get_sequence(ev));
+		buf_add_json(o, a != NULL ? a->partstat : "");
+		buf_addf(o, ",\"sequence\":%d", p.sequence);
+		buf_adds(o, ",\"organizer\":");
+		buf_add_json(o, p.organizer);
+		buf_adds(o, ",\"comment\":");
+		buf_add_json(o, p.comment);
+		buf_adds(o, ",\"attendees\":[");
+		for (size_t i = 0; i < p.nattendees; i++) {
+			buf_adds(o, i ? ",{\"address\":" : "{\"address\":");
+			buf_add_json(o, p.attendees[i].address);
+			buf_adds(o, ",\"partstat\":");
+			buf_add_json(o, p.attendees[i].partstat);
+			buf_adds(o, "}");
+		}
+		buf_adds(o, "]");
 	}
 	buf_adds(o, "}");
-	if (cal != NULL)
-		icalcomponent_free(cal);
+	ical_parsed_clear(&p);
 }
 
 /* ---- output ---- */

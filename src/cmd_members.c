@@ -8,6 +8,7 @@
 #include "botu/addr.h"
 #include "botu/cmd.h"
 #include "botu/mailout.h"
+#include "botu/meetings.h"
 #include "botu/members.h"
 #include "botu/notes.h"
 #include "botu/util.h"
@@ -162,7 +163,7 @@ members_add_cmd(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct member m = { 0 };
-	int welcome = 0;
+	int welcome = 0, invited = 0;
 	const char *basis = "added by the organiser";
 	char err[BOTU_ERRLEN], channel[300];
 	int ch, code = EX_OK, pending = 0, rc;
@@ -218,6 +219,10 @@ members_add_cmd(struct cli *cli, int argc, char **argv)
 	rc = members_add(db, &m, "cli", NULL, err);
 	if (rc == BOTU_OK && welcome)
 		rc = queue_welcome(db, cli->conf, &m, err);
+	/* A member who joins later is invited to what is still to come. */
+	if (rc == BOTU_OK && !pending)
+		rc = meetings_sync(db, cli->conf, 0, m.id, time(NULL),
+		    &invited, err);
 	if (rc != BOTU_OK) {
 		db_rollback(db);
 		return cli_fail(EX_DATAERR, "%s", err);
@@ -226,8 +231,12 @@ members_add_cmd(struct cli *cli, int argc, char **argv)
 		db_rollback(db);
 		return cli_fail(EX_TEMPFAIL, "%s", db_errmsg(db));
 	}
-	printf("added %s (%s)%s\n", m.email, m.status,
+	printf("added %s (%s)%s", m.email, m.status,
 	    welcome ? "; a welcome mail is queued" : "");
+	if (invited > 0)
+		printf("; %d invitation%s to upcoming meetings queued",
+		    invited, invited == 1 ? "" : "s");
+	printf("\n");
 	return EX_OK;
 }
 

@@ -826,27 +826,46 @@ disposition_header(struct buf *e, const char *kind, const char *filename)
 	free(fn);
 }
 
-/* A single part: headers, blank line, quoted-printable body. */
+/* RFC 2045 §6.8: base64 in lines of 76 characters, each ending in CRLF. */
+static void
+b64_lines(struct buf *e, const char *s, size_t n)
+{
+	const size_t chunk = QP_LINE / 4 * 3;	/* 57 octets: 76 chars */
+
+	for (size_t i = 0; i < n; i += chunk) {
+		b64_encode(e, s + i, n - i < chunk ? n - i : chunk);
+		buf_adds(e, "\r\n");
+	}
+}
+
+/*
+ * A single part: headers, blank line, body in quoted-printable or, for a
+ * part that asks (iCalendar), base64.
+ */
 static void
 leaf_new(struct buf *e, const char *ctype, const char *disposition,
-    const char *filename, const char *body)
+    const char *filename, const char *body, int base64)
 {
 	char *text = utf8_sanitize(body != NULL ? body : "");
 
 	buf_init(e);
 	ctype_header(e, ctype);
-	raw_header(e, "Content-Transfer-Encoding", "quoted-printable");
+	raw_header(e, "Content-Transfer-Encoding", base64 ? "base64" :
+	    "quoted-printable");
 	if (disposition != NULL)
 		disposition_header(e, disposition, filename);
 	buf_adds(e, "\r\n");
-	compose_qp(e, text);
+	if (base64)
+		b64_lines(e, text, strlen(text));
+	else
+		compose_qp(e, text);
 	free(text);
 }
 
 /*
  * RFC 2046 §5.1.1: a boundary that occurs in no part. "=_" cannot occur
- * in quoted-printable (an "=" is followed by hex digits or a line break),
- * so the check is belt and braces.
+ * in quoted-printable (an "=" is followed by hex digits or a line break)
+ * nor in base64 (no "_"), so the check is belt and braces.
  */
 static char *
 boundary_new(const struct buf *parts, size_t n)
@@ -903,9 +922,9 @@ alternative_new(struct buf *e, const struct outgoing *o)
 	struct buf *alt = xcalloc(o->nparts + 2, sizeof(*alt));
 	size_t n = 0;
 
-	leaf_new(&alt[n++], "text/plain", NULL, NULL, o->text);
+	leaf_new(&alt[n++], "text/plain", NULL, NULL, o->text, 0);
 	if (o->html != NULL)
-		leaf_new(&alt[n++], "text/html", NULL, NULL, o->html);
+		leaf_new(&alt[n++], "text/html", NULL, NULL, o->html, 0);
 	for (size_t i = 0; i < o->nparts; i++) {
 		const struct compose_part *p = &o->parts[i];
 
@@ -913,7 +932,7 @@ alternative_new(struct buf *e, const struct outgoing *o)
 		if (p->in_alternative)
 			leaf_new(&alt[n++], p->content_type,
 			    p->filename != NULL ? "inline" : NULL,
-			    p->filename, p->body);
+			    p->filename, p->body, p->base64);
 	}
 	if (n == 1)
 		*e = alt[0];
@@ -936,7 +955,7 @@ body_new(struct buf *e, const struct outgoing *o)
 		if (!p->in_alternative)
 			leaf_new(&mix[n++], p->content_type,
 			    p->filename != NULL ? "attachment" : "inline",
-			    p->filename, p->body);
+			    p->filename, p->body, p->base64);
 	}
 	if (n == 1)
 		*e = mix[0];

@@ -16,6 +16,7 @@
 #include "botu/handle.h"
 #include "botu/intake.h"
 #include "botu/log.h"
+#include "botu/meetings.h"
 #include "botu/mailout.h"
 #include "botu/notes.h"
 #include "botu/score.h"
@@ -289,6 +290,7 @@ struct run {
 	struct intake		*in;
 	struct sender		 s;
 	time_t			 summary_next;	/* 0: not planned */
+	time_t			 meetings_next;	/* 0: at once */
 };
 
 /* Opens the store, starts delivery and intake for r->conf. */
@@ -307,6 +309,7 @@ run_start(struct run *r, struct botu_db *db)
 		return -1;
 	r->in = intake_new(r->conf, r->db, &h, &io);
 	r->summary_next = 0;
+	r->meetings_next = 0;
 	return 0;
 }
 
@@ -349,6 +352,48 @@ summary_pass(struct run *r)
 	}
 	if (queued > 0 && r->s.d != NULL)
 		sender_kick(&r->s);
+}
+
+/* How often meetings are looked at without a reminder due: members may
+ * have joined the core team, or come back from bouncing. */
+#define MEETINGS_EVERY 300
+
+/*
+ * Meeting reminders that are due, and invitations members are owed
+ * (meetings_tick), in one transaction; reminded_at per invitation keeps a
+ * restart from sending one twice.
+ */
+static void
+meetings_pass(struct run *r)
+{
+	char err[BOTU_ERRLEN];
+	time_t now = time(NULL), next = 0;
+	int queued = 0, rc;
+
+	if (r->meetings_next != 0 && now < r->meetings_next)
+		return;
+	if (db_begin(r->db) != BOTU_OK) {
+		log_warnx("meetings: %s", db_errmsg(r->db));
+		r->meetings_next = now + 60;
+		return;
+	}
+	rc = meetings_tick(r->db, r->conf, now, &queued, &next, err);
+	if (rc == BOTU_OK && db_commit(r->db) != BOTU_OK) {
+		snprintf(err, sizeof(err), "%s", db_errmsg(r->db));
+		rc = BOTU_ETEMP;
+	}
+	if (rc != BOTU_OK) {
+		db_rollback(r->db);
+		log_warnx("meetings: %s", err);
+		r->meetings_next = now + 60;
+		return;
+	}
+	if (queued > 0)
+		log_info("meetings: %d mail%s queued", queued,
+		    queued == 1 ? "" : "s");
+	r->meetings_next = now + MEETINGS_EVERY;
+	if (next != 0 && next < r->meetings_next)
+		r->meetings_next = next;
 }
 
 /* What else a new configuration must pass before botu takes it. */
@@ -415,9 +460,13 @@ wait_limit(const struct run *r)
 {
 	time_t now = time(NULL);
 
-	if (r->summary_next == 0 || r->summary_next - now >= IDLE_MAX)
+	time_t next = r->summary_next;
+
+	if (r->meetings_next != 0 && (next == 0 || r->meetings_next < next))
+		next = r->meetings_next;
+	if (next == 0 || next - now >= IDLE_MAX)
 		return IDLE_MAX;
-	return r->summary_next > now ? (int)(r->summary_next - now) : 1;
+	return next > now ? (int)(next - now) : 1;
 }
 
 static int
@@ -441,6 +490,8 @@ loop(struct run *r)
 			note_problem(r, rc, err, backoff);
 		if (!o->dry_run && !stop_flag)
 			summary_pass(r);
+		if (!o->dry_run && !stop_flag)
+			meetings_pass(r);
 		/* Whatever this cycle queued goes out now. */
 		if (r->s.d != NULL)
 			sender_kick(&r->s);

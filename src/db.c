@@ -231,6 +231,52 @@ static const char *const migrations[] = {
 	"  probe_outbox_id INTEGER,"
 	"  probe_at INTEGER"
 	") STRICT;",
+
+	/*
+	 * 8: meetings and each member's copy of one (meetings.h): the UID
+	 * only that member's calendar knows, the SEQUENCE last sent to
+	 * them, and their answer.
+	 */
+	"CREATE TABLE meetings ("
+	"  id INTEGER PRIMARY KEY,"
+	"  title TEXT NOT NULL,"
+	"  location TEXT NOT NULL DEFAULT '',"
+	"  description TEXT NOT NULL DEFAULT '',"
+	"  start_at INTEGER NOT NULL,"
+	"  end_at INTEGER NOT NULL,"
+	"  audience TEXT NOT NULL DEFAULT 'all'"
+	"    CHECK (audience IN ('all', 'core')),"
+	"  status TEXT NOT NULL DEFAULT 'planned'"
+	"    CHECK (status IN ('planned', 'cancelled')),"
+	"  sequence INTEGER NOT NULL DEFAULT 0,"
+	"  answer_sequence INTEGER NOT NULL DEFAULT 0,"
+	"  result TEXT NOT NULL DEFAULT '',"
+	"  result_at INTEGER,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX meetings_start ON meetings(status, start_at);"
+	"CREATE TABLE meeting_invites ("
+	"  id INTEGER PRIMARY KEY,"
+	"  meeting_id INTEGER NOT NULL REFERENCES meetings(id)"
+	"    ON DELETE CASCADE,"
+	"  member_id INTEGER NOT NULL REFERENCES members(id)"
+	"    ON DELETE CASCADE,"
+	"  uid TEXT NOT NULL COLLATE NOCASE UNIQUE,"
+	"  email TEXT NOT NULL COLLATE NOCASE,"
+	"  sequence INTEGER NOT NULL DEFAULT 0,"
+	"  cancelled INTEGER NOT NULL DEFAULT 0 CHECK (cancelled IN (0, 1)),"
+	"  sent_at INTEGER NOT NULL,"
+	"  partstat TEXT NOT NULL DEFAULT 'NEEDS-ACTION',"
+	"  comment TEXT NOT NULL DEFAULT '',"
+	"  answered_at INTEGER,"
+	"  answer_stamp INTEGER,"
+	"  answer_sequence INTEGER,"
+	"  reminded_at INTEGER,"
+	"  created_at INTEGER NOT NULL,"
+	"  UNIQUE (meeting_id, member_id)"
+	") STRICT;"
+	"CREATE INDEX meeting_invites_member ON meeting_invites(member_id);",
 };
 
 int

@@ -13,8 +13,10 @@
 #include "botu/handle.h"
 #include "botu/log.h"
 #include "botu/mailout.h"
+#include "botu/meetings.h"
 #include "botu/members.h"
 #include "botu/notes.h"
+#include "botu/rsvp.h"
 #include "botu/score.h"
 #include "botu/util.h"
 
@@ -376,6 +378,10 @@ apply_confirm(struct ctx *x, const struct confirm_code *code,
 	if (rc == BOTU_OK)
 		rc = notes_after_signup(x->db, x->conf, m, x->msg->message_id,
 		    x->err);
+	/* Upcoming meetings reach a new member too, after the welcome. */
+	if (rc == BOTU_OK)
+		rc = meetings_sync(x->db, x->conf, 0, m->id, time(NULL), NULL,
+		    x->err);
 	return rc;
 }
 
@@ -588,6 +594,21 @@ out:
 	return rc;
 }
 
+/* ---- answers to invitations (rsvp.c does the work) ---- */
+
+static int
+rsvp(struct ctx *x)
+{
+	struct rsvp_decision r;
+	int rc;
+
+	rc = rsvp_decide(x->db, x->conf, x->msg, x->c->token,
+	    x->c->own_words, x->dry, &r, x->err);
+	if (rc == BOTU_OK)
+		decide(x, r.act, r.reason, "%s", r.action);
+	return rc;
+}
+
 /* ---- the decision ---- */
 
 static const char *
@@ -596,9 +617,6 @@ later_reason(enum intent i)
 	switch (i) {
 	case INTENT_UPDATE:
 		return "updates are not handled by this version yet";
-	case INTENT_RSVP:
-		return "answers to invitations are not handled by this "
-		    "version yet";
 	default:
 		return NULL;
 	}
@@ -612,6 +630,9 @@ dispatch(struct ctx *x)
 
 	if (i == INTENT_BOUNCE)
 		return bounce(x);
+	/* Before the From check: a REPLY is never answered. */
+	if (i == INTENT_RSVP)
+		return rsvp(x);
 	if (i == INTENT_LEAVE_ALONE || i == INTENT_AUTOMATIC || later) {
 		decide(x, 0, later, "leave it for a person%s",
 		    i == INTENT_AUTOMATIC ? " and never answer it" : "");

@@ -31,6 +31,10 @@ const char *const mailout_templates[] = {
 	"summary",
 	"probe",
 	"send-test",
+	"meeting-invite",
+	"meeting-update",
+	"meeting-cancel",
+	"meeting-reminder",
 	NULL,
 };
 
@@ -79,6 +83,8 @@ queue_composed(struct botu_db *db, const struct botu_conf *conf,
 		.references = m->references,
 		.unsubscribe = m->unsubscribe,
 		.auto_submitted = m->auto_submitted,
+		.parts = m->parts,
+		.nparts = m->nparts,
 	};
 	struct outbox_mail om = {
 		.kind = m->kind,

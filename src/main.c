@@ -39,6 +39,8 @@ static const struct command commands[] = {
 	{ "explain", cmd_explain, "how botu understands one mail, and why" },
 	{ "members", cmd_members,
 	    "list, add, change, remove, forget and export members" },
+	{ "meeting", cmd_meeting,
+	    "plan meetings: invitations in every member's calendar" },
 	{ "notes", cmd_notes, "list, show, approve and reject PS notes" },
 	{ "waaier", cmd_waaier, "all published PS notes as one page" },
 	{ "outbox", cmd_outbox, "list, retry, drop or flush outgoing mail" },

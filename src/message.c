@@ -1890,26 +1890,97 @@ set_text(struct ctx *c)
 
 static void visit_report(struct ctx *, struct mailmime *, int);
 
+/* 1 when s (may be NULL) ends in ".ics", in any case. */
+static int
+ics_name(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n >= 4 && strcasecmp(s + n - 4, ".ics") == 0;
+}
+
+/*
+ * A calendar attached under a name ending in .ics, whatever its type
+ * (Apple and webmails send application/octet-stream).
+ */
+static int
+ics_file(const struct mailmime *p)
+{
+	const struct mailmime_disposition *d;
+	const struct mailmime_disposition_parm *dp;
+	clistiter *it;
+	int has_id;
+
+	if (ics_name(part_param(p, "name")))
+		return 1;
+	d = part_disposition(p, &has_id);
+	for (it = d != NULL ? clist_begin(d->dsp_parms) : NULL; it != NULL;
+	    it = clist_next(it)) {
+		dp = clist_content(it);
+		if (dp->pa_type == MAILMIME_DISPOSITION_PARM_FILENAME &&
+		    ics_name(dp->pa_data.pa_filename))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * RFC 5545 §3.7.2: the METHOD line of an iCalendar text, when the part's
+ * Content-Type has no method= (attachments): "" when there is none.
+ */
+static char *
+method_in(const char *ics)
+{
+	const char *p = ics;
+	size_t n;
+
+	while (p != NULL && *p != '\0') {
+		if (strncasecmp(p, "METHOD:", 7) == 0) {
+			p += 7;
+			n = strcspn(p, "\r\n");
+			return utf8_dup(p, n);
+		}
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return xstrdup("");
+}
+
+/*
+ * The calendar part: the first text/calendar, application/ics or .ics
+ * file, unless a later one says its method= where the first did not (an
+ * invite.ics beside the inline text/calendar of a reply).
+ */
+static void
+visit_calendar(struct ctx *c, struct mailmime *p)
+{
+	struct message *m = c->m;
+	const char *method = part_param(p, "method");
+	char *s;
+
+	if (!(part_is(p, "text/calendar") || part_is(p, "application/ics") ||
+	    ics_file(p)))
+		return;
+	if (m->calendar != NULL && (method == NULL || m->calendar_method[0]))
+		return;
+	free(m->calendar);
+	free(m->calendar_method);
+	m->calendar = part_text(c, p, "utf-8");
+	m->calendar_method = oneline(method != NULL ?
+	    utf8_dup(method, strlen(method)) : method_in(m->calendar));
+	str_trim(m->calendar_method);
+	/* iCalendar names are case-insensitive (RFC 5545 §3.1) */
+	for (s = m->calendar_method; *s != '\0'; s++)
+		if (*s >= 'a' && *s <= 'z')
+			*s = (char)(*s - 'a' + 'A');
+}
+
 /* The report parts: text/calendar, delivery-status, returned headers. */
 static void
 visit_single(struct ctx *c, struct mailmime *p, int in_report)
 {
-	struct message *m = c->m;
-	const char *method;
-	char *s;
-
-	if (m->calendar == NULL && (part_is(p, "text/calendar") ||
-	    part_is(p, "application/ics"))) {
-		m->calendar = part_text(c, p, "utf-8");
-		method = part_param(p, "method");
-		if (method == NULL)
-			method = "";
-		m->calendar_method = oneline(utf8_dup(method, strlen(method)));
-		/* iCalendar names are case-insensitive (RFC 5545 §3.1) */
-		for (s = m->calendar_method; *s != '\0'; s++)
-			if (*s >= 'a' && *s <= 'z')
-				*s = (char)(*s - 'a' + 'A');
-	}
+	visit_calendar(c, p);
 	visit_report(c, p, in_report);
 }
 

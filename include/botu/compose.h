@@ -35,6 +35,9 @@ struct compose_part {
 	const char	*body;		/* UTF-8 text */
 	const char	*filename;	/* NULL: inline, no file name */
 	int		 in_alternative; /* 1: a sibling of text and HTML */
+	int		 base64;	/* 1: base64 (RFC 2045 §6.8), as
+					   CALENDAR.md §0 wants for iCalendar:
+					   CRLFs and UTF-8 pass any MTA */
 };
 
 struct outgoing {
@@ -71,6 +74,8 @@ char	*compose_message_id(const char *domain);
  * line break. Parts go: text, HTML, in_alternative parts (in a
  * multipart/alternative; inline when they have a filename), then the
  * others in a multipart/mixed (attachment with a filename, else inline).
+ * A part's body is quoted-printable, or base64 (lines of 76) when it asks;
+ * base64 keeps its octets as they are (after UTF-8 repair), CRLFs too.
  */
 int	compose(const struct botu_conf *, const struct outgoing *,
 	    const char *message_id, time_t date, struct buf *out,

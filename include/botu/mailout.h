@@ -33,6 +33,9 @@ struct mailout {
 	int		 ordered;
 	time_t		 expires_at;	/* 0: the outbox default */
 	int64_t		*outbox_id;	/* not NULL: gets the outbox row */
+	const struct compose_part *parts; /* extra parts (an invitation's
+					   text/calendar), may be NULL */
+	size_t		 nparts;
 };
 
 /*

@@ -150,7 +150,8 @@ def check_leaf(i, part, want):
     if part.get_content_maintype() == "text":
         if (part.get_content_charset() or "").lower() != "utf-8":
             fail("leaf %d: charset %r" % (i, part.get_content_charset()))
-    if part["content-transfer-encoding"] != "quoted-printable":
+    if part["content-transfer-encoding"] != want.get("encoding",
+                                                     "quoted-printable"):
         fail("leaf %d: encoding %r" % (i, part["content-transfer-encoding"]))
     got = part.get_content()
     if isinstance(got, bytes):  # not text/*: the octets, UTF-8 as sent

@@ -536,7 +536,7 @@ test_header_injection(void **state)
 	const char *evil = "x\r\nBcc: evil@example.org\r\n\r\nbody";
 	struct compose_part part = { "text/calendar; method=REQUEST\r\n"
 	    "X-Evil: 1", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
-	    "a.ics\r\nX-Evil: 1", 0 };
+	    "a.ics\r\nX-Evil: 1", 0, 0 };
 	struct outgoing o = { .to = "jan@example.org", .to_name = evil,
 	    .subject = evil, .text = "tekst\n", .html = "<p>x</p>",
 	    .in_reply_to = "<a@b.nl>\r\nBcc: evil@example.org",
@@ -774,8 +774,9 @@ test_structure(void **state)
 {
 	struct compose_part parts[] = {
 		{ "text/calendar; method=REQUEST", "BEGIN:VCALENDAR\r\n",
-		  "uitnodiging.ics", 1 },
-		{ "application/ics", "BEGIN:VCALENDAR\r\n", "invite.ics", 0 },
+		  "uitnodiging.ics", 1, 0 },
+		{ "application/ics", "BEGIN:VCALENDAR\r\n", "invite.ics", 0,
+		  1 },
 	};
 	struct outgoing o = { .to = "jan@example.org", .subject = "s",
 	    .text = "t", .parts = parts };
@@ -857,7 +858,7 @@ jkv(struct buf *b, const char *k, const char *v)
 
 static void
 jleaf(struct buf *b, const char *type, const char *body,
-    const char *filename, const char *disposition)
+    const char *filename, const char *disposition, int base64)
 {
 	jsep(b);
 	buf_addc(b, '{');
@@ -865,6 +866,7 @@ jleaf(struct buf *b, const char *type, const char *body,
 	jkv(b, "body", body);
 	jkv(b, "filename", filename);
 	jkv(b, "disposition", disposition);
+	jkv(b, "encoding", base64 ? "base64" : "quoted-printable");
 	buf_addc(b, '}');
 }
 
@@ -881,9 +883,9 @@ jleaves(struct buf *b, const struct outgoing *o)
 {
 	jkey(b, "leaves");
 	buf_addc(b, '[');
-	jleaf(b, "text/plain", o->text, NULL, NULL);
+	jleaf(b, "text/plain", o->text, NULL, NULL, 0);
 	if (o->html != NULL)
-		jleaf(b, "text/html", o->html, NULL, NULL);
+		jleaf(b, "text/html", o->html, NULL, NULL, 0);
 	for (int alt = 1; alt >= 0; alt--) {
 		for (size_t i = 0; i < o->nparts; i++) {
 			const struct compose_part *p = &o->parts[i];
@@ -892,7 +894,8 @@ jleaves(struct buf *b, const struct outgoing *o)
 			if (p->in_alternative == alt)
 				jleaf(b, t, p->body, p->filename,
 				    p->filename == NULL ? (alt ? NULL :
-				    "inline") : alt ? "inline" : "attachment");
+				    "inline") : alt ? "inline" : "attachment",
+				    p->base64);
 			free(t);
 		}
 	}
@@ -969,13 +972,13 @@ run_checker(const char *m, const char *json, int quiet)
 	"\x01\x1b\n"
 
 static const struct compose_part cal_alt[] = {
-	{ "text/calendar; method=REQUEST", CAL, "uitnodiging.ics", 1 },
+	{ "text/calendar; method=REQUEST", CAL, "uitnodiging.ics", 1, 0 },
 };
 static const struct compose_part cal_both[] = {
-	{ "text/calendar; method=REQUEST", CAL, NULL, 1 },
+	{ "text/calendar; method=REQUEST", CAL, NULL, 1, 1 },
 	{ "application/ics", CAL, "Buurtoverleg caf\xc3\xa9 De Boeg, "
-	  "Bospolder-Tussendijken \xe2\x80\x94 december 2026.ics", 0 },
-	{ "text/plain", "notulen\n", NULL, 0 },
+	  "Bospolder-Tussendijken \xe2\x80\x94 december 2026.ics", 0, 1 },
+	{ "text/plain", "notulen\n", NULL, 0, 0 },
 };
 
 static void

@@ -495,6 +495,10 @@ static const struct sample {
 	{ "problems_more",	"43" },
 	{ "notes_waiting",	"44" },
 	{ "bounces",		"45" },
+	{ "title",		"Buurtoverleg warmtenet" },
+	{ "until",		"21:30" },
+	{ "location",		"Buurthuis De Hoek, Schiedamseweg 1" },
+	{ "description",	"We kiezen samen de volgende stap." },
 };
 
 /* Flags: they switch sections on; their value is never shown. */
@@ -506,7 +510,9 @@ static const char *const flags[] = { "moderated", "attachments_dropped",
 static const char *const optional[] = { "name", "organizer_name",
 	"update_address", "note_role", "reason", "member_role",
 	"role_unknown", "moderated", "attachments_dropped", "profile_changed",
-	"note_waiting", "approved", "rejected", "withdrawn", "name_missing" };
+	"note_waiting", "approved", "rejected", "withdrawn", "name_missing",
+	"location", "description", "core", "ask_again", "uninvited",
+	"accepted" };
 
 static char *
 slurp(const char *path)
