@@ -73,6 +73,7 @@ SRCS	+= src/notes.c
 SRCS	+= src/outbox.c
 SRCS	+= src/retention.c
 SRCS	+= src/schedule.c
+SRCS	+= src/selfservice.c
 SRCS	+= src/score.c
 SRCS	+= src/sendtest.c
 SRCS	+= src/smtp.c

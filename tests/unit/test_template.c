@@ -495,6 +495,15 @@ static const struct sample {
 	{ "problems_more",	"43" },
 	{ "notes_waiting",	"44" },
 	{ "bounces",		"45" },
+	{ "language",		"nl" },
+	{ "status",		"active" },
+	{ "digest",		"monthly" },
+	{ "created",		"woensdag 4 november 2026, 12:00" },
+	{ "consent_at",		"donderdag 5 november 2026, 09:30" },
+	{ "consent_channel",	"import: tekende de petitie" },
+	{ "json",		"{\"email\":\"fatima@example.org\"}" },
+	{ "note_status",	"published" },
+	{ "mail_status",	"sent" },
 };
 
 /* Flags: they switch sections on; their value is never shown. */
@@ -506,7 +515,8 @@ static const char *const flags[] = { "moderated", "attachments_dropped",
 static const char *const optional[] = { "name", "organizer_name",
 	"update_address", "note_role", "reason", "member_role",
 	"role_unknown", "moderated", "attachments_dropped", "profile_changed",
-	"note_waiting", "approved", "rejected", "withdrawn", "name_missing" };
+	"note_waiting", "approved", "rejected", "withdrawn", "name_missing",
+	"consent_at" };
 
 static char *
 slurp(const char *path)
