@@ -12,6 +12,7 @@
 #include "botu/classify.h"
 #include "botu/log.h"
 #include "botu/notes.h"
+#include "botu/selfservice.h"
 #include "botu/textclean.h"
 #include "botu/util.h"
 #include "botu/verp.h"
@@ -38,6 +39,7 @@ static const char *const intent_names[] = {
 	[INTENT_LANGUAGE] = "language",
 	[INTENT_PAUSE] = "pause",
 	[INTENT_RESUME] = "resume",
+	[INTENT_ADDRESS] = "address",
 };
 
 const char *
@@ -712,6 +714,21 @@ by_profile(struct classification *c)
 	note_text_clear(&t);
 }
 
+/* A member's "nieuw adres: x@y" (selfservice.h parses it). */
+static void
+by_new_address(const char *raw, char prefix, struct classification *c)
+{
+	char addr[256];
+	int how;
+
+	how = selfservice_new_address(prefix == 0 ? raw : NULL, c->own_words,
+	    addr, sizeof(addr));
+	if (how != 0)
+		set(c, INTENT_ADDRESS, how == 'S' ? CHANNEL_SUBJECT :
+		    CHANNEL_BODY, -1, "the %s is only a new address",
+		    how == 'S' ? "subject" : "text");
+}
+
 /* A reply to a confirmation request, or mail to a token address. */
 static void
 check_refusal(const char *core, struct classification *c)
@@ -753,6 +770,9 @@ human(const struct botu_conf *conf, const struct message *m,
 	if (c->intent == INTENT_LEAVE_ALONE && c->channel == CHANNEL_NONE &&
 	    prefix != 'f' && f != NULL)
 		by_profile(c);
+	if (c->intent == INTENT_LEAVE_ALONE && c->channel == CHANNEL_NONE &&
+	    prefix != 'f' && f != NULL)
+		by_new_address(raw, prefix, c);
 	check_refusal(core, c);
 	/* Token addresses say nothing of the language: the words do. */
 	if (c->channel == CHANNEL_TOKEN_ADDRESS)

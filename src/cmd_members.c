@@ -15,6 +15,7 @@
 #include "botu/members.h"
 #include "botu/notes.h"
 #include "botu/retention.h"
+#include "botu/selfservice.h"
 #include "botu/util.h"
 
 static const char usage_members[] =
@@ -24,6 +25,7 @@ static const char usage_members[] =
     "                        [--basis TEXT] [--welcome]\n"
     "       botu members set EMAIL [--name NAME] [--role ROLE]\n"
     "                        [--language nl|en] [--core|--no-core]\n"
+    "                        [--email NEW]\n"
     "       botu members remove EMAIL\n"
     "       botu members forget EMAIL\n"
     "       botu members import FILE --basis TEXT [--dry-run] [--welcome]\n"
@@ -33,9 +35,12 @@ static const char usage_members[] =
 static const char usage_set[] =
     "usage: botu members set EMAIL [--name NAME] [--role ROLE]\n"
     "                        [--language nl|en] [--core|--no-core]\n"
+    "                        [--email NEW]\n"
     "  Changes a member's name, role (one of [notes] roles, or \"\" for\n"
     "  none), language or core-team mark. A published PS note keeps the\n"
-    "  name and role its author confirmed until they send a new one.\n";
+    "  name and role its author confirmed until they send a new one.\n"
+    "  --email moves the membership, notes and history to NEW (which\n"
+    "  must not be another member's); nobody is asked or told.\n";
 
 static const char usage_forget[] =
     "usage: botu members forget EMAIL\n"
@@ -311,9 +316,11 @@ members_set_cmd(struct cli *cli, int argc, char **argv)
 		{ "language", required_argument, NULL, 'l' },
 		{ "core", no_argument, NULL, 'c' },
 		{ "no-core", no_argument, NULL, 'C' },
+		{ "email", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *name = NULL, *role = NULL, *lang = NULL;
+	const char *name = NULL, *role = NULL, *lang = NULL, *email = NULL;
+	char err[BOTU_ERRLEN];
 	const struct botu_conf *conf;
 	struct botu_db *db;
 	struct member m;
@@ -332,6 +339,9 @@ members_set_cmd(struct cli *cli, int argc, char **argv)
 			break;
 		case 'l':
 			lang = optarg;
+			break;
+		case 'e':
+			email = optarg;
 			break;
 		default:
 			core = ch == 'c';
@@ -357,12 +367,28 @@ members_set_cmd(struct cli *cli, int argc, char **argv)
 	if (rc <= 0)
 		return rc < 0 ? cli_fail(EX_SOFTWARE, "%s", db_errmsg(db)) :
 		    cli_fail(EX_DATAERR, "%s is not known", argv[optind]);
+	if (db_begin(db) != BOTU_OK) {
+		member_clear(&m);
+		return cli_fail(EX_TEMPFAIL, "%s", db_errmsg(db));
+	}
 	rc = members_set_profile(db, m.id, name, role, lang, core, "cli",
 	    NULL);
-	member_clear(&m);
 	if (rc != BOTU_OK)
-		return cli_fail(EX_TEMPFAIL, "%s", db_errmsg(db));
-	printf("changed %s\n", argv[optind]);
+		snprintf(err, sizeof(err), "%s", db_errmsg(db));
+	if (rc == BOTU_OK && email != NULL)
+		rc = selfservice_move(db, m.id, email, "cli", NULL, err);
+	member_clear(&m);
+	if (rc == BOTU_OK && db_commit(db) != BOTU_OK) {
+		snprintf(err, sizeof(err), "%s", db_errmsg(db));
+		rc = BOTU_ETEMP;
+	}
+	if (rc != BOTU_OK) {
+		db_rollback(db);
+		return cli_fail(rc == BOTU_EPERM ? EX_DATAERR :
+		    cli_exit_code(rc), "%s", err);
+	}
+	printf("changed %s%s%s\n", argv[optind], email != NULL ?
+	    "; now " : "", email != NULL ? email : "");
 	return EX_OK;
 }
 

@@ -686,6 +686,7 @@ dispatch(struct ctx *x)
 	case INTENT_LANGUAGE:
 	case INTENT_PAUSE:
 	case INTENT_RESUME:
+	case INTENT_ADDRESS:
 		return self_service(x);
 	default:
 		decide(x, 0, NULL, "leave it for a person");

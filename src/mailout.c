@@ -34,6 +34,8 @@ const char *const mailout_templates[] = {
 	"confirm-pause",
 	"paused",
 	"resumed",
+	"confirm-address",
+	"address-changed",
 	"summary",
 	"probe",
 	"send-test",

@@ -35,6 +35,7 @@ enum intent {
 	INTENT_LANGUAGE,	/* "English please": lang is the new one */
 	INTENT_PAUSE,		/* "pauze", "pause" */
 	INTENT_RESUME,		/* "hervat", "resume" */
+	INTENT_ADDRESS,		/* "nieuw adres: x@y" from a member */
 };
 
 /* The intent's name as explain and the logs show it ("leave-alone"). */

@@ -9,6 +9,10 @@
  *                                   erases them (retention_erase); no
  *                                   mail follows, there is nobody to
  *                                   write to
+ *   "nieuw adres: x@y",             asks both addresses to confirm by
+ *   "new address: x@y"              replying; when both did, the
+ *                                   membership moves to x@y with its
+ *                                   notes and history
  *   "English please",               the language botu writes to them in
  *   "in het Nederlands graag"
  *   "pauze", "pause"                no digest until "hervat"/"resume";
@@ -21,15 +25,13 @@
  * with at most 50 confirmation codes an hour in all. So a forged From
  * can at most make the real owner receive their own data, a question to
  * confirm, or a changed language they can change back; only a reply with
- * the code sent to the stored address erases or pauses anything.
+ * the code sent to the stored address erases, pauses or moves anything
+ * (a move also needs the new address's code: the question to the new
+ * address is the one answer that does not go to the stored address).
  * The sender must be a member (any status for "mijn gegevens" and
  * "vergeet mij", not one who left for the others); other senders' mail
  * is left for a person.
- *
- * Not yet: a change of address by mail ("nieuw adres: x@y", confirmed by
- * both addresses); the organiser's "botu members set" does not move an
- * address either.
- *
+ * *
  * A pause keeps the member's digest setting in members.paused_digest and
  * sets digest to "off"; "hervat" puts it back.
  */
@@ -65,8 +67,8 @@ struct selfservice_mail {
 };
 
 /*
- * INTENT_MY_DATA, INTENT_FORGET, INTENT_LANGUAGE (to c->lang),
- * INTENT_PAUSE, INTENT_RESUME.
+ * INTENT_MY_DATA, INTENT_FORGET, INTENT_ADDRESS, INTENT_LANGUAGE (to
+ * c->lang), INTENT_PAUSE, INTENT_RESUME.
  */
 int	selfservice_on_mail(struct selfservice_mail *);
 
@@ -76,6 +78,27 @@ int	selfservice_on_mail(struct selfservice_mail *);
  * 0 when not, <0 on error.
  */
 int	selfservice_on_token(struct selfservice_mail *);
+
+/*
+ * The new address of a change-of-address mail (pure): subject (NULL for
+ * a reply or forward) or own words that are nothing but "nieuw adres:
+ * x@y", "mijn nieuwe mailadres is x@y", "new address: x@y", "change of
+ * address: x@y" (a greeting and a closing aside), or the subject "nieuw
+ * adres" with the text only x@y. Returns 'S' (the subject said it), 'B'
+ * (the text) or 0; out gets the address (len octets, lower case).
+ */
+int	selfservice_new_address(const char *subject, const char *own_words,
+	    char *out, size_t len);
+
+/*
+ * Moves member id to new_address (both confirmed, or the organiser's
+ * "botu members set --email"): notes and history stay, delivery starts
+ * afresh, a leaver's old record of new_address is erased. In the caller's
+ * transaction. BOTU_EPERM with err set when new_address is invalid or
+ * belongs to a member or a pending sign-up.
+ */
+int	selfservice_move(struct botu_db *, int64_t id, const char *new_address,
+	    const char *actor, const char *message_id, char err[BOTU_ERRLEN]);
 
 /* Pauses (pause 1) or resumes (0) member id's digest; *changed (may be
  * NULL) gets 1 when that changed anything. */

@@ -4,7 +4,8 @@ Dovecot and Postfix (issue 11): "mijn gegevens" with a forged From and an
 attacker's Reply-To goes only to the stored address; "vergeet mij" asks
 first and, after the reply, leaves no trace of the address in botu.db*;
 "English please" changes the language; "pauze" asks first, "hervat"
-brings the digest back.
+brings the digest back; "nieuw adres: x@y" moves the membership only
+when both addresses replied.
 
 Each test has its own list address (its own mailbox and database).
 """
@@ -199,6 +200,42 @@ class SelfService(botutest.ServersTestCase):
         self.run_once()
         self.wait(self.member, "again")
         self.assertEqual(self.members()[self.member]["digest"], "weekly")
+
+    def test_new_address_needs_both(self):
+        new = self.member.replace("jan-", "jan.nieuw-")
+        self.mail("Jan Müller <%s>" % self.member, "Nieuw adres: %s" % new,
+                  "Groetjes,\nJan\n")
+        self.run_once()
+        to_old = self.wait(self.member, "nieuwe mailadres")
+        to_new = self.wait(new, "nieuwe mailadres")
+        self.assertIn(new, self.text(to_old))
+        self.assertNotEqual(to_old["Subject"], to_new["Subject"])
+        # The new address alone moves nothing.
+        self.reply(new, to_new)
+        self.run_once()
+        self.assertIn(self.member, self.members())
+        self.reply("Jan Müller <%s>" % self.member, to_old)
+        self.run_once()
+        done = self.wait(new, "is veranderd")
+        self.assertEqual(email.utils.parseaddr(done["To"])[1], new)
+        got = self.members()
+        self.assertNotIn(self.member, got)
+        self.assertEqual(got[new]["name"], "Jan Müller")
+        self.assertEqual(got[new]["status"], "active")
+
+    def test_forged_new_address_is_refused(self):
+        self.mail(self.member, "new address: %s" % self.attacker, "",
+                  {"Reply-To": self.attacker}, envelope=self.attacker)
+        self.run_once()
+        # In the member's language: the subject says none.
+        to_old = self.wait(self.member, "nieuwe mailadres")
+        to_new = self.wait(self.attacker, "nieuwe mailadres")
+        self.assertIn(self.attacker, self.text(to_old))
+        # The attacker confirms their side; the owner never does.
+        self.reply(self.attacker, to_new)
+        self.run_once()
+        self.assertIn(self.member, self.members())
+        self.assertNotIn(self.attacker, self.members())
 
 
 if __name__ == "__main__":

@@ -248,6 +248,10 @@ test_own_data_requests(void **state)
 		    "de borrel, maar mijn gegevens klopten niet.\n",
 		    INTENT_LEAVE_ALONE, -1 },
 		{ "mijn gegevens bij de gemeente", "", INTENT_LEAVE_ALONE, -1 },
+		{ "Nieuw adres: jan@nieuw.example.org", "Groet, Jan\n",
+		    INTENT_ADDRESS, -1 },
+		{ "", "New address: jan@new.example.org\n", INTENT_ADDRESS,
+		    -1 },
 		/* withdrawing a note stays its own */
 		{ "", "PS intrekken\n", INTENT_WITHDRAW, LANG_NL },
 	};

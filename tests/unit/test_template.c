@@ -504,12 +504,14 @@ static const struct sample {
 	{ "json",		"{\"email\":\"fatima@example.org\"}" },
 	{ "note_status",	"published" },
 	{ "mail_status",	"sent" },
+	{ "old_address",	"jan@oud.example.org" },
+	{ "new_address",	"jan@nieuw.example.org" },
 };
 
 /* Flags: they switch sections on; their value is never shown. */
 static const char *const flags[] = { "moderated", "attachments_dropped",
 	"profile_changed", "note_waiting", "approved", "rejected",
-	"withdrawn", "name_missing" };
+	"withdrawn", "name_missing", "to_new" };
 
 /* Optional variables: the texts must read well without them. */
 static const char *const optional[] = { "name", "organizer_name",
