@@ -34,6 +34,14 @@
 	"  'decided_by', decided_by, 'reason', reason) AS j " \
 	"  FROM notes WHERE member_id = m.id ORDER BY id)))"
 
+/*
+ * MERGE(issue 10, meetings): a member's RSVPs belong in MEMBER_FIELDS
+ * (export) and in MEMBER_HISTORY (their own data), as
+ * "'rsvps', json((SELECT ... FROM <rsvp table> WHERE member_id = m.id))",
+ * and as a list in memberdata_vars() and templates/<lang>/my-data.txt.
+ * MERGE(issue 9, digest): what the digest keeps per member (sent issues)
+ * goes in MEMBER_HISTORY the same way.
+ */
 #define MEMBER_HISTORY \
 	"'events', json((SELECT coalesce(json_group_array(json(j)), '[]') " \
 	"  FROM (SELECT json_object('at', " ISO("at") ", 'kind', kind, " \

@@ -152,6 +152,12 @@ retention_unsuppress(struct botu_db *db, const char *address)
  * Rows of the member go with it (ON DELETE CASCADE): events, codes,
  * notes and their codes, bounces, the bounce state, outbox rows.
  */
+/*
+ * MERGE(issue 10, meetings; issue 9, digest): tables of those features
+ * that name a member without "ON DELETE CASCADE" on members(id), or keep
+ * their address as text (RSVPs from non-members, the digest's record of
+ * who got which issue), need a line here, as the bounces lines below.
+ */
 static const char *const erase_sql[] = {
 	/* mail to them, and queued mail about them */
 	"DELETE FROM outbox WHERE member_id = ?1 OR rcpt = ?2 OR "
