@@ -11,6 +11,7 @@
 #include "botu/config.h"
 #include "botu/csvimport.h"
 #include "botu/db.h"
+#include "botu/log.h"
 #include "botu/memberdata.h"
 #include "botu/members.h"
 #include "botu/retention.h"
@@ -459,6 +460,37 @@ test_retention_run(void **state)
 	assert_int_equal(c.leavers, 1);
 }
 
+/* The daemon's tick: at most one pass an hour, remembered in the store. */
+static void
+test_retention_tick_hourly(void **state)
+{
+	struct fx *f = *state;
+	time_t now = time(NULL);
+	char q[512];
+
+	log_init(0, LOG_LEVEL_WARN, 1);
+	sql(f, "INSERT INTO members (email, status, created_at, updated_at, "
+	    "unsub_token) VALUES ('a@example.org', 'unsubscribed', 0, 0, "
+	    "'t1')");
+	snprintf(q, sizeof(q), "UPDATE members SET left_at = %lld",
+	    (long long)now - 31 * DAY);
+	sql(f, q);
+	retention_tick(f->conf, f->db, now);
+	assert_int_equal(scalar(f, "SELECT count(*) FROM members"), 0);
+	/* another leaver, due at once, waits for the next hour */
+	sql(f, "INSERT INTO members (email, status, created_at, updated_at, "
+	    "unsub_token) VALUES ('b@example.org', 'unsubscribed', 0, 0, "
+	    "'t2')");
+	sql(f, q);
+	retention_tick(f->conf, f->db, now + 1800);
+	assert_int_equal(scalar(f, "SELECT count(*) FROM members"), 1);
+	retention_tick(f->conf, f->db, now + 3600);
+	assert_int_equal(scalar(f, "SELECT count(*) FROM members"), 0);
+	/* the checkpoint it wanted is done */
+	assert_int_equal(scalar(f, "SELECT count(*) FROM state WHERE "
+	    "key = 'privacy.checkpoint'"), 0);
+}
+
 static void
 test_left_at_trigger(void **state)
 {
@@ -494,6 +526,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_retention_run, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_retention_tick_hourly,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_left_at_trigger, setup,
 		    teardown),
 	};
