@@ -140,6 +140,37 @@ test_parse_utf8_bom_comma_sep(void **state)
 	csv_table_clear(&t);
 }
 
+/* Excel's "Unicode text": UTF-16LE with a byte order mark, tabs. */
+static void
+test_parse_utf16(void **state)
+{
+	static const char text[] = "email\tnaam\r\n"
+	    "z@example.org\tZo\xc3\xab\r\n";
+	char data[256], err[BOTU_ERRLEN];
+	struct csv_table t;
+	size_t n = 2;
+
+	(void)state;
+	data[0] = (char)0xff;
+	data[1] = (char)0xfe;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		unsigned c = *p;
+
+		if (c == 0xc3) {	/* the one two-octet letter: e-umlaut */
+			c = 0xeb;
+			p++;
+		}
+		data[n++] = (char)(c & 0xff);
+		data[n++] = 0;
+	}
+	assert_int_equal(csv_parse(data, n, &t, err), BOTU_OK);
+	assert_string_equal(t.charset, "UTF-16LE");
+	assert_int_equal(t.delimiter, '\t');
+	assert_int_equal(t.nrows, 2);
+	assert_string_equal(t.rows[1].field[1], "Zo\xc3\xab");
+	csv_table_clear(&t);
+}
+
 static void
 test_parse_unclosed_quote(void **state)
 {
@@ -511,6 +542,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_excel_nl),
 		cmocka_unit_test(test_parse_utf8_bom_comma_sep),
+		cmocka_unit_test(test_parse_utf16),
 		cmocka_unit_test(test_parse_unclosed_quote),
 		cmocka_unit_test_setup_teardown(test_import_excel, setup,
 		    teardown),
