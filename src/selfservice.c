@@ -129,7 +129,14 @@ answer_to(struct selfservice_mail *s, const char *to, const char *lang,
 	}
 	detail = xasprintf("afmelden-%s", m->unsub_token);
 	unsub = addr_plus(s->conf, detail);
-	if (strcmp(m->status, "unsubscribed") != 0)
+	if (!addr_equal(to, m->email)) {
+		/*
+		 * The question to a new address, not yet theirs: no
+		 * unsubscribe token (whoever reads it could end the
+		 * membership) and no member (its bounces are not theirs).
+		 */
+		mo.member_id = 0;
+	} else if (strcmp(m->status, "unsubscribed") != 0)
 		mo.unsubscribe = unsub;
 	tmpl_set(vars, "name", m->name);
 	rc = mailout_queue(s->db, s->conf, &mo, vars, s->err);

@@ -231,6 +231,13 @@ class SelfService(botutest.ServersTestCase):
         to_old = self.wait(self.member, "nieuwe mailadres")
         to_new = self.wait(self.attacker, "nieuwe mailadres")
         self.assertIn(self.attacker, self.text(to_old))
+        # The question to the new address carries no way to end the
+        # owner's membership.
+        token = self.sql("SELECT unsub_token FROM members WHERE "
+                         "email = '%s'" % self.member)[0][0]
+        self.assertIn(token, str(to_old["List-Unsubscribe"]))
+        self.assertNotIn(token, str(to_new["List-Unsubscribe"]))
+        self.assertNotIn(token, self.text(to_new))
         # The attacker confirms their side; the owner never does.
         self.reply(self.attacker, to_new)
         self.run_once()
