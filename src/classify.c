@@ -12,6 +12,7 @@
 #include "botu/classify.h"
 #include "botu/log.h"
 #include "botu/notes.h"
+#include "botu/selfservice.h"
 #include "botu/textclean.h"
 #include "botu/util.h"
 #include "botu/verp.h"
@@ -33,6 +34,12 @@ static const char *const intent_names[] = {
 	[INTENT_AUTOMATIC] = "automatic",
 	[INTENT_PROFILE] = "profile",
 	[INTENT_WITHDRAW] = "withdraw",
+	[INTENT_MY_DATA] = "my-data",
+	[INTENT_FORGET] = "forget",
+	[INTENT_LANGUAGE] = "language",
+	[INTENT_PAUSE] = "pause",
+	[INTENT_RESUME] = "resume",
+	[INTENT_ADDRESS] = "address",
 };
 
 const char *
@@ -167,6 +174,45 @@ static const struct phrase phrases[] = {
 	    "(withdraw|remove|delete|take down) my (ps )?note( please)?" },
 	{ INTENT_WITHDRAW, LANG_EN, "(please )?(withdraw|remove|delete) "
 	    "(ps )?note( please)?" },
+
+	/* A member's own data (selfservice.h) */
+	{ INTENT_MY_DATA, LANG_NL, "(graag |stuur (me|mij) )?(al )?mijn "
+	    "(persoons)?gegevens( graag| alsjeblieft| aub| opvragen| "
+	    "inzien)?" },
+	{ INTENT_MY_DATA, LANG_NL, "(ik wil )?(graag )?(inzage|inzien)"
+	    "( in)?( al)? mijn (persoons)?gegevens( graag)?" },
+	{ INTENT_MY_DATA, LANG_NL, "welke gegevens (hebben|bewaren|kennen) "
+	    "(jullie|je|u) (van|over) (mij|me)" },
+	{ INTENT_MY_DATA, LANG_EN, "(please )?(send me )?(all )?my "
+	    "(personal )?data( please)?" },
+	{ INTENT_MY_DATA, LANG_EN, "what (data|information) do you (have|"
+	    "keep|hold|store) (on|about) me" },
+	{ INTENT_FORGET, LANG_NL, "(graag )?vergeet (mij|me)( graag| "
+	    "alsjeblieft| aub)?" },
+	{ INTENT_FORGET, LANG_NL, "(graag )?(verwijder|wis) (al )?mijn "
+	    "(persoons)?gegevens( graag| alsjeblieft| aub)?" },
+	{ INTENT_FORGET, LANG_EN, "(please )?forget (about )?me( please)?" },
+	{ INTENT_FORGET, LANG_EN, "(please )?(delete|erase) (all )?my "
+	    "(personal )?data( please)?" },
+	{ INTENT_LANGUAGE, LANG_EN, "(in )?english( please)?" },
+	{ INTENT_LANGUAGE, LANG_EN, "(please )?(write|mail) (to )?me in "
+	    "english( please)?" },
+	{ INTENT_LANGUAGE, LANG_NL, "(graag |liever )?(in het )?"
+	    "nederlands( graag| alsjeblieft| aub)?" },
+	{ INTENT_LANGUAGE, LANG_NL, "(schrijf|mail) (me|mij) (graag |"
+	    "liever )?in het nederlands( graag)?" },
+	{ INTENT_LANGUAGE, LANG_NL, "(in )?dutch please" },
+	{ INTENT_PAUSE, LANG_NL, "(graag )?(even )?(pauze|pauzeren|pauzeer)"
+	    "( graag| alsjeblieft| aub)?" },
+	{ INTENT_PAUSE, LANG_NL, "(graag )?(mijn )?(lidmaatschap|"
+	    "nieuwsbrief|updates|mail) (even )?(pauzeren|op pauze)"
+	    "( graag)?" },
+	{ INTENT_PAUSE, LANG_EN, "(please )?pause( my)?( (mail|mails|"
+	    "updates|digest|membership))?( please)?" },
+	{ INTENT_RESUME, LANG_NL, "(graag )?(hervat|hervatten|ik ben "
+	    "terug)( graag| alsjeblieft| aub)?" },
+	{ INTENT_RESUME, LANG_EN, "(please )?(resume|unpause)( my)?"
+	    "( (mail|mails|updates|digest|membership))?( please)?" },
 };
 
 /* Whole subjects only (never bodies): help and notes. */
@@ -623,9 +669,12 @@ by_subject(const struct botu_conf *conf, const char *subj,
 	}
 	/*
 	 * "Aanmelden" with a text about the neighbourhood party is not a
-	 * sign-up. Help and notes are what the subject says, whatever the text.
+	 * sign-up. Help and notes are what the subject says, whatever the
+	 * text; so are a member's data requests, whose answers only go to
+	 * the stored address (selfservice.h).
 	 */
 	if (intent != INTENT_NOTE && intent != INTENT_HELP &&
+	    intent != INTENT_MY_DATA && intent != INTENT_FORGET &&
 	    text_count_words(core) > 3 &&
 	    !(match_phrases(core, &body_intent, &body_lang) &&
 	    body_intent == intent) &&
@@ -665,6 +714,21 @@ by_profile(struct classification *c)
 	    t.name != NULL ? "a name" : "", t.name != NULL &&
 	    t.role != NULL ? " and " : "", t.role != NULL ? "a role" : "");
 	note_text_clear(&t);
+}
+
+/* A member's "nieuw adres: x@y" (selfservice.h parses it). */
+static void
+by_new_address(const char *raw, char prefix, struct classification *c)
+{
+	char addr[256];
+	int how;
+
+	how = selfservice_new_address(prefix == 0 ? raw : NULL, c->own_words,
+	    addr, sizeof(addr));
+	if (how != 0)
+		set(c, INTENT_ADDRESS, how == 'S' ? CHANNEL_SUBJECT :
+		    CHANNEL_BODY, -1, "the %s is only a new address",
+		    how == 'S' ? "subject" : "text");
 }
 
 /* A reply to a confirmation request, or mail to a token address. */
@@ -708,6 +772,9 @@ human(const struct botu_conf *conf, const struct message *m,
 	if (c->intent == INTENT_LEAVE_ALONE && c->channel == CHANNEL_NONE &&
 	    prefix != 'f' && f != NULL)
 		by_profile(c);
+	if (c->intent == INTENT_LEAVE_ALONE && c->channel == CHANNEL_NONE &&
+	    prefix != 'f' && f != NULL)
+		by_new_address(raw, prefix, c);
 	check_refusal(core, c);
 	/* Token addresses say nothing of the language: the words do. */
 	if (c->channel == CHANNEL_TOKEN_ADDRESS)

@@ -154,6 +154,17 @@ static const struct conf_key keys[] = {
 	LIST("summary", "to", summary.to, "", check_addresses,
 	    "who gets it; empty: the moderators, else the list address"),
 
+	INT("privacy", "pending_days", privacy.pending_days, "0", 0, 365,
+	    "days a sign-up nobody confirmed stays after its code expired"),
+	INT("privacy", "leavers_days", privacy.leavers_days, "30", 0, 3650,
+	    "days after leaving until a member's data is erased"),
+	INT("privacy", "mail_body_days", privacy.mail_body_days, "14", 1,
+	    3650, "days the text of a sent mail is kept"),
+	INT("privacy", "inbound_days", privacy.inbound_days, "90", 1, 3650,
+	    "days the sender and subject of handled mail are kept"),
+	INT("privacy", "events_days", privacy.events_days, "365", 30, 36500,
+	    "days until addresses in the history become hashes"),
+
 	ENUM("log", "target", log.target, "stderr", target_choices,
 	    "stderr (journald) or syslog"),
 	ENUM("log", "addresses", log.full_addresses, "masked",

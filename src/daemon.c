@@ -19,6 +19,7 @@
 #include "botu/meetings.h"
 #include "botu/mailout.h"
 #include "botu/notes.h"
+#include "botu/retention.h"
 #include "botu/score.h"
 #include "botu/smtp.h"
 #include "botu/summary.h"
@@ -485,6 +486,8 @@ loop(struct run *r)
 		if (!o->dry_run) {
 			notes_tick(r->conf, r->db, time(NULL));
 			(void)tick(r->conf, r->db);
+			/* [privacy]: erasures, purges, the WAL checkpoint. */
+			retention_tick(r->conf, r->db, time(NULL));
 		}
 		if (rc != BOTU_OK && !o->dry_run)
 			note_problem(r, rc, err, backoff);

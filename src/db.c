@@ -277,6 +277,51 @@ static const char *const migrations[] = {
 	"  UNIQUE (meeting_id, member_id)"
 	") STRICT;"
 	"CREATE INDEX meeting_invites_member ON meeting_invites(member_id);",
+
+	/*
+	 * 9: members' own data (GDPR/AVG). Addresses that were forgotten
+	 * or left, as a salted hash only (retention.h); codes of the mail
+	 * commands that change a member's data (selfservice.h); when a
+	 * member left (set by the triggers, whoever changes the status);
+	 * what the digest was before a pause; which events were
+	 * pseudonymised and which outbox bodies were purged.
+	 */
+	"CREATE TABLE suppressed ("
+	"  hash TEXT PRIMARY KEY,"
+	"  reason TEXT NOT NULL CHECK (reason IN ('forgotten', 'left')),"
+	"  at INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE privacy_tokens ("
+	"  token TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('forget', 'pause',"
+	"    'address-old', 'address-new')),"
+	"  member_id INTEGER NOT NULL REFERENCES members(id)"
+	"    ON DELETE CASCADE,"
+	"  address TEXT COLLATE NOCASE,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at INTEGER,"
+	"  message_id TEXT"
+	") STRICT;"
+	"CREATE INDEX privacy_tokens_member ON privacy_tokens(member_id);"
+	"ALTER TABLE members ADD COLUMN left_at INTEGER;"
+	"UPDATE members SET left_at = updated_at"
+	"  WHERE status = 'unsubscribed';"
+	"CREATE TRIGGER members_left AFTER UPDATE OF status ON members"
+	"  WHEN NEW.status = 'unsubscribed' AND OLD.status != 'unsubscribed' "
+	"BEGIN"
+	"  UPDATE members SET left_at = unixepoch() WHERE id = NEW.id;"
+	"END;"
+	"CREATE TRIGGER members_back AFTER UPDATE OF status ON members"
+	"  WHEN NEW.status != 'unsubscribed' AND NEW.left_at IS NOT NULL "
+	"BEGIN"
+	"  UPDATE members SET left_at = NULL WHERE id = NEW.id;"
+	"END;"
+	"ALTER TABLE members ADD COLUMN paused_digest TEXT;"
+	"ALTER TABLE events ADD COLUMN pseudonymised INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"CREATE INDEX events_pseudo ON events(pseudonymised, at);"
+	"ALTER TABLE outbox ADD COLUMN purged_at INTEGER;",
 };
 
 int

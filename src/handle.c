@@ -17,7 +17,9 @@
 #include "botu/members.h"
 #include "botu/notes.h"
 #include "botu/rsvp.h"
+#include "botu/retention.h"
 #include "botu/score.h"
+#include "botu/selfservice.h"
 #include "botu/util.h"
 
 /* Everything one decision needs. */
@@ -274,6 +276,41 @@ notes_code(struct ctx *x)
 
 static int subscribe(struct ctx *);
 
+/* ---- a member's own data (selfservice.c does the work) ---- */
+
+static void
+self_ctx(struct ctx *x, struct selfservice_mail *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->conf = x->conf;
+	s->db = x->db;
+	s->msg = x->msg;
+	s->c = x->c;
+	s->sender = x->known ? &x->m : NULL;
+	s->dry = x->dry;
+	s->d = x->d;
+	s->err = x->err;
+}
+
+static int
+self_service(struct ctx *x)
+{
+	struct selfservice_mail s;
+
+	self_ctx(x, &s);
+	return selfservice_on_mail(&s);
+}
+
+/* A code of the self-service requests: 1, 0 when not one, or error. */
+static int
+self_code(struct ctx *x)
+{
+	struct selfservice_mail s;
+
+	self_ctx(x, &s);
+	return selfservice_on_token(&s);
+}
+
 /* "Afwijzen" reads as a moderator's no; to a sign-up it is a no too. */
 static int
 refuses(struct ctx *x)
@@ -373,6 +410,9 @@ apply_confirm(struct ctx *x, const struct confirm_code *code,
 		    x->msg->message_id, HANDLE_PRIVACY_VERSION);
 	if (rc == BOTU_OK)
 		rc = confirm_use(x->db, x->c->token);
+	/* Their own confirmation brings back someone who was forgotten. */
+	if (rc == BOTU_OK)
+		rc = retention_unsuppress(x->db, m->email);
 	if (rc == BOTU_OK)
 		rc = welcome(x, m);
 	if (rc == BOTU_OK)
@@ -401,6 +441,8 @@ confirm(struct ctx *x)
 	if (rc < 0)
 		return BOTU_ETEMP;
 	if (rc == 0 && (rc = notes_code(x)) != 0)
+		return rc < 0 ? rc : BOTU_OK;
+	if (rc == 0 && (rc = self_code(x)) != 0)
 		return rc < 0 ? rc : BOTU_OK;
 	if (rc == 0) {
 		decide(x, 0, "no such confirmation code",
@@ -660,6 +702,13 @@ dispatch(struct ctx *x)
 	case INTENT_PROFILE:
 	case INTENT_WITHDRAW:
 		return note_other(x);
+	case INTENT_MY_DATA:
+	case INTENT_FORGET:
+	case INTENT_LANGUAGE:
+	case INTENT_PAUSE:
+	case INTENT_RESUME:
+	case INTENT_ADDRESS:
+		return self_service(x);
 	default:
 		decide(x, 0, NULL, "leave it for a person");
 		return BOTU_OK;

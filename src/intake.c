@@ -423,8 +423,8 @@ decide(struct intake *in, const struct imap_msginfo *mi, const char *key,
 		return BOTU_ETEMP;
 	rc = in->h.handle(in->h.arg, in->db, msg, 0, &d, err);
 	if (rc == BOTU_OK)
-		rc = finish_row(in, mi->uid, key, d.act ? "done" : "left", msg,
-		    d.intent, d.reason);
+		rc = finish_row(in, mi->uid, key, d.act ? "done" : "left",
+		    d.erase_sender ? NULL : msg, d.intent, d.reason);
 	if (rc == BOTU_OK)
 		rc = save_state(in, mi->uid);
 	if (rc == BOTU_OK)
@@ -436,8 +436,9 @@ decide(struct intake *in, const struct imap_msginfo *mi, const char *key,
 		return rc;
 	}
 	crash_point("after-commit");
-	log_info("UID %u from %s: %s (%s)", mi->uid, log_addr(msg->from.addr),
-	    d.intent, d.act ? "handled" : "left for a person");
+	log_info("UID %u from %s: %s (%s)", mi->uid, d.erase_sender ?
+	    "(erased)" : log_addr(msg->from.addr), d.intent,
+	    d.act ? "handled" : "left for a person");
 	return d.act ? mark_done(in, mi->uid, err) : BOTU_OK;
 }
 

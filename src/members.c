@@ -414,45 +414,6 @@ members_set_profile(struct botu_db *db, int64_t id, const char *name,
 }
 
 int
-members_forget(struct botu_db *db, const char *email, const char *actor,
-    int64_t *id, char err[BOTU_ERRLEN])
-{
-	static const char *const erase[] = {
-		"DELETE FROM outbox WHERE member_id = ?1 OR rcpt = ?2",
-		"UPDATE inbound SET sender = NULL, subject = NULL WHERE "
-		"sender = ?2 COLLATE NOCASE",
-		"DELETE FROM members WHERE id = ?1",
-	};
-	struct member m;
-	sqlite3_stmt *st;
-	int rc;
-
-	*id = 0;
-	rc = members_get(db, email, &m);
-	if (rc <= 0) {
-		snprintf(err, BOTU_ERRLEN, rc < 0 ? "%s" : "%s is not known",
-		    rc < 0 ? db_errmsg(db) : email);
-		return rc < 0 ? BOTU_EDATA : BOTU_EPERM;
-	}
-	*id = m.id;
-	for (size_t i = 0; i < NELEM(erase) && rc >= 0; i++) {
-		/* Each is a literal: db_stmt caches by pointer. */
-		st = db_stmt(db, erase[i]);
-		sqlite3_bind_int64(st, 1, m.id);
-		sqlite3_bind_text(st, 2, m.email, -1, SQLITE_STATIC);
-		rc = db_exec_stmt(db, st);
-	}
-	if (rc == BOTU_OK)
-		rc = db_event(db, 0, "forget", actor, NULL,
-		    "a member was erased on request");
-	if (rc != BOTU_OK)
-		snprintf(err, BOTU_ERRLEN, "cannot forget %s: %s", email,
-		    db_errmsg(db));
-	member_clear(&m);
-	return rc;
-}
-
-int
 members_count(struct botu_db *db, const char *status, int64_t *out)
 {
 	sqlite3_stmt *st = db_stmt(db,

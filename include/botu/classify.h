@@ -30,6 +30,12 @@ enum intent {
 	INTENT_AUTOMATIC,
 	INTENT_PROFILE,		/* "naam: ...", "rol: ..." from a member */
 	INTENT_WITHDRAW,	/* "PS intrekken", "withdraw my note" */
+	INTENT_MY_DATA,		/* "mijn gegevens", "my data" */
+	INTENT_FORGET,		/* "vergeet mij", "forget me" */
+	INTENT_LANGUAGE,	/* "English please": lang is the new one */
+	INTENT_PAUSE,		/* "pauze", "pause" */
+	INTENT_RESUME,		/* "hervat", "resume" */
+	INTENT_ADDRESS,		/* "nieuw adres: x@y" from a member */
 };
 
 /* The intent's name as explain and the logs show it ("leave-alone"). */

@@ -120,6 +120,14 @@ struct botu_conf {
 		char	**to;		/* NULL: moderators, else address */
 	} summary;
 
+	struct {			/* retention.h */
+		int	  pending_days;
+		int	  leavers_days;
+		int	  mail_body_days;
+		int	  inbound_days;
+		int	  events_days;
+	} privacy;
+
 	struct {
 		int	  target;	/* enum conf_log_target */
 		int	  full_addresses;

@@ -34,6 +34,9 @@ struct intake_decision {
 	char	intent[32];	/* "subscribe", "automatic", "leave-alone" */
 	char	reason[256];	/* one line: why */
 	char	action[256];	/* what botu does (or would do) */
+	int	erase_sender;	/* the sender was erased (retention.h): the
+				 * record of handled mail keeps neither
+				 * From nor Subject */
 };
 
 /*

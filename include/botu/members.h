@@ -102,16 +102,6 @@ int	members_set_profile(struct botu_db *, int64_t id, const char *name,
 	    const char *role, const char *language, int core,
 	    const char *actor, const char *message_id);
 
-/*
- * Erases a member (GDPR/AVG art. 17): the row, its events, codes and
- * notes, every mail to them in the outbox (queued or sent), and their
- * address and subjects in the record of handled mail. One event without
- * the address says that someone was forgotten. *id gets the row's id.
- * BOTU_EPERM with err set when there is no such member.
- */
-int	members_forget(struct botu_db *, const char *email, const char *actor,
-	    int64_t *id, char err[BOTU_ERRLEN]);
-
 /* Counts per status, for status screens. */
 int	members_count(struct botu_db *, const char *status, int64_t *out);
 /* Members (not unsubscribed) whose delivery is bouncing, disabled. */

@@ -217,6 +217,62 @@ test_language(void **state)
 	conf_free(c);
 }
 
+/* A member's own data (selfservice.h): whole subjects and short texts. */
+static void
+test_own_data_requests(void **state)
+{
+	static const struct {
+		const char	*subject, *body;
+		enum intent	 intent;
+		int		 lang;
+	} cases[] = {
+		{ "mijn gegevens", "", INTENT_MY_DATA, LANG_NL },
+		{ "Mijn gegevens", "Stuur ze maar naar mijn werk.\n",
+		    INTENT_MY_DATA, LANG_NL },
+		{ "vraagje", "Welke gegevens hebben jullie van mij?\n\nJan\n",
+		    INTENT_MY_DATA, LANG_NL },
+		{ "My data", "", INTENT_MY_DATA, LANG_EN },
+		{ "Vergeet mij", "Groetjes,\nJan\n", INTENT_FORGET, LANG_NL },
+		{ "", "Verwijder al mijn gegevens aub\n", INTENT_FORGET,
+		    LANG_NL },
+		{ "Forget me!", "", INTENT_FORGET, LANG_EN },
+		{ "Re: nieuws", "English please\n\nJan\n", INTENT_LANGUAGE,
+		    LANG_EN },
+		{ "Nederlands graag", "", INTENT_LANGUAGE, LANG_NL },
+		{ "pauze", "", INTENT_PAUSE, LANG_NL },
+		{ "Pause my updates please", "", INTENT_PAUSE, LANG_EN },
+		{ "hervat", "", INTENT_RESUME, LANG_NL },
+		{ "resume", "", INTENT_RESUME, LANG_EN },
+		/* not the whole text: a person reads it */
+		{ "Re: nieuws", "Ik vergeet mij nooit meer aan te melden voor "
+		    "de borrel, maar mijn gegevens klopten niet.\n",
+		    INTENT_LEAVE_ALONE, -1 },
+		{ "mijn gegevens bij de gemeente", "", INTENT_LEAVE_ALONE, -1 },
+		{ "Nieuw adres: jan@nieuw.example.org", "Groet, Jan\n",
+		    INTENT_ADDRESS, -1 },
+		{ "", "New address: jan@new.example.org\n", INTENT_ADDRESS,
+		    -1 },
+		/* withdrawing a note stays its own */
+		{ "", "PS intrekken\n", INTENT_WITHDRAW, LANG_NL },
+	};
+	struct sender_facts member = { "active", "nl" };
+	struct botu_conf *c = conf_for_tests();
+	char mail[512];
+	int lang;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		snprintf(mail, sizeof(mail), HDR "Subject: %s\n\n%s",
+		    cases[i].subject, cases[i].body);
+		if (intent_of(c, mail, &member, &lang) != cases[i].intent)
+			fail_msg("'%s' / '%s': not %s", cases[i].subject,
+			    cases[i].body, intent_name(cases[i].intent));
+		if (cases[i].lang >= 0 && lang != cases[i].lang)
+			fail_msg("'%s': language %d", cases[i].subject, lang);
+	}
+	conf_free(c);
+}
+
 static void
 test_authentication_results(void **state)
 {
@@ -255,6 +311,7 @@ main(void)
 		cmocka_unit_test(test_ps_subject_only_for_members),
 		cmocka_unit_test(test_language),
 		cmocka_unit_test(test_authentication_results),
+		cmocka_unit_test(test_own_data_requests),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

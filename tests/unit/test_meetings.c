@@ -17,8 +17,10 @@
 #include "botu/db.h"
 #include "botu/handle.h"
 #include "botu/meetings.h"
+#include "botu/memberdata.h"
 #include "botu/members.h"
 #include "botu/message.h"
+#include "botu/retention.h"
 #include "botu/rsvp.h"
 #include "botu/util.h"
 
@@ -246,8 +248,7 @@ test_invite_and_replies(void **state)
 {
 	struct fx *f = *state;
 	struct intake_decision d;
-	char err[BOTU_ERRLEN], *jan_uid, *piet_uid, *reply_to;
-	int64_t gone;
+	char err[BOTU_ERRLEN], *jan_uid, *piet_uid, *reply_to, *json;
 	int queued = -1;
 	int64_t id = plan(f, "all", &queued);
 
@@ -303,9 +304,15 @@ test_invite_and_replies(void **state)
 	assert_int_equal(d.act, 0);
 	assert_partstat(f, id, f->jan, "ACCEPTED");
 
+	/* Piet's own data ("mijn gegevens") lists the meeting, his answer. */
+	assert_int_equal(memberdata_json(f->db, f->piet, &json), BOTU_OK);
+	assert_non_null(strstr(json, "\"title\":\"Buurtoverleg warmtenet\""));
+	assert_non_null(strstr(json, "\"answer\":\"TENTATIVE\""));
+	free(json);
+
 	/* Forgetting Piet forgets his invitation and his answer. */
-	assert_int_equal(members_forget(f->db, "piet@example.org", "test",
-	    &gone, err), BOTU_OK);
+	assert_int_equal(retention_erase(f->db, "piet@example.org",
+	    RETENTION_FORGOTTEN, "test", NULL, err), BOTU_OK);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM meeting_invites "
 	    "WHERE member_id = %lld", (long long)f->piet), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM events WHERE "

@@ -16,6 +16,7 @@
 #include "botu/members.h"
 #include "botu/message.h"
 #include "botu/notes.h"
+#include "botu/retention.h"
 #include "botu/util.h"
 #include "botu/waaier.h"
 
@@ -735,16 +736,16 @@ test_flow_profile_and_forget(void **state)
 	mail(f, FATIMA, "annerike+ps@lsabewoners.nl", "PS-noot", NOTE_TEXT);
 	id = sql_int(f, "SELECT id FROM members");
 	assert_int_equal(notes_forget(f->db, id, &published), BOTU_OK);
-	assert_int_equal(members_forget(f->db, FATIMA, "cli", &id, err),
-	    BOTU_OK);
+	assert_int_equal(retention_erase(f->db, FATIMA,
+	    RETENTION_FORGOTTEN, "cli", NULL, err), BOTU_OK);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM notes"), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM note_tokens"), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM members"), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox"), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM events WHERE "
 	    "detail LIKE '%fatima%'"), 0);
-	assert_int_equal(members_forget(f->db, FATIMA, "cli", &id, err),
-	    BOTU_EPERM);
+	assert_int_equal(retention_erase(f->db, FATIMA,
+	    RETENTION_FORGOTTEN, "cli", NULL, err), BOTU_EPERM);
 }
 
 static void

@@ -499,12 +499,23 @@ static const struct sample {
 	{ "until",		"21:30" },
 	{ "location",		"Buurthuis De Hoek, Schiedamseweg 1" },
 	{ "description",	"We kiezen samen de volgende stap." },
+	{ "language",		"nl" },
+	{ "status",		"active" },
+	{ "digest",		"monthly" },
+	{ "created",		"woensdag 4 november 2026, 12:00" },
+	{ "consent_at",		"donderdag 5 november 2026, 09:30" },
+	{ "consent_channel",	"import: tekende de petitie" },
+	{ "json",		"{\"email\":\"fatima@example.org\"}" },
+	{ "note_status",	"published" },
+	{ "mail_status",	"sent" },
+	{ "old_address",	"jan@oud.example.org" },
+	{ "new_address",	"jan@nieuw.example.org" },
 };
 
 /* Flags: they switch sections on; their value is never shown. */
 static const char *const flags[] = { "moderated", "attachments_dropped",
 	"profile_changed", "note_waiting", "approved", "rejected",
-	"withdrawn", "name_missing" };
+	"withdrawn", "name_missing", "to_new" };
 
 /* Optional variables: the texts must read well without them. */
 static const char *const optional[] = { "name", "organizer_name",
@@ -512,7 +523,7 @@ static const char *const optional[] = { "name", "organizer_name",
 	"role_unknown", "moderated", "attachments_dropped", "profile_changed",
 	"note_waiting", "approved", "rejected", "withdrawn", "name_missing",
 	"location", "description", "core", "ask_again", "uninvited",
-	"accepted" };
+	"accepted", "consent_at" };
 
 static char *
 slurp(const char *path)
