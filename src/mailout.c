@@ -23,6 +23,7 @@ const char *const mailout_templates[] = {
 	"note-rejected",
 	"note-question",
 	"note-empty",
+	"digest",
 	"note-too-long",
 	"note-already-decided",
 	"note-withdraw-confirm",

@@ -495,6 +495,18 @@ static const struct sample {
 	{ "problems_more",	"43" },
 	{ "notes_waiting",	"44" },
 	{ "bounces",		"45" },
+	{ "number",		"46" },
+	{ "first_number",	"47" },
+	{ "notes_count",	"49" },
+	{ "new_members",	"53" },
+	{ "title",		"Zonnepanelen op het dak van de school" },
+	{ "author",		"Kernteam Noord" },
+	{ "body",		"We zoeken drie mensen voor de werkgroep." },
+	{ "paragraphs",		"Eerste alinea over de school." },
+	{ "text",		"Het buurthuis blijft open op zaterdag." },
+	{ "role",		"bewoner" },
+	{ "where",		"Buurthuis De Schakel" },
+	{ "meeting",		"Bewonersavond 12 november" },
 };
 
 /* Flags: they switch sections on; their value is never shown. */

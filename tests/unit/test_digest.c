@@ -1,0 +1,548 @@
+/*
+ * Unit tests of the digest: an issue stored once with a row per member,
+ * crash points while issuing (a child process aborts at each, the next
+ * pass makes exactly one issue per member), the golden text and HTML of a
+ * fixed fixture and of an escaping fixture, the size at 80 long notes,
+ * and the same bytes on every rendering of a row.
+ *
+ * BOTU_GOLDEN_UPDATE=1 writes the golden files instead of comparing (read
+ * them before committing).
+ */
+#include "testutil.h"
+
+#include <sys/wait.h>
+#include <time.h>
+
+#include "botu/config.h"
+#include "botu/db.h"
+#include "botu/digest.h"
+#include "botu/members.h"
+#include "botu/outbox.h"
+#include "botu/posts.h"
+#include "botu/template.h"
+#include "botu/util.h"
+
+/* Monday 4 January 2027, 09:00 in Amsterdam (08:00 UTC). */
+#define T_ISSUE ((time_t)1799049600)
+#define DAY (24 * 3600)
+
+struct fx {
+	char			*dir;
+	char			*path;
+	struct botu_conf	*conf;
+	struct botu_db		*db;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[BOTU_ERRLEN];
+	struct botu_conf *c = conf_defaults();
+
+	f->dir = tmpdir_new();
+	free(c->list.address);
+	c->list.address = xstrdup("annerike@lsabewoners.nl");
+	free(c->list.name);
+	c->list.name = xstrdup("Energie BoTu");
+	free(c->list.templates);
+	assert_true(asprintf(&c->list.templates, "%s/templates",
+	    srcdir()) > 0);
+	free(c->digest.schedule);
+	c->digest.schedule = xstrdup("mon 09:00");
+	f->conf = c;
+	assert_true(asprintf(&f->path, "%s/botu.db", f->dir) > 0);
+	if (db_open(f->path, DB_READWRITE, &f->db, err) != BOTU_OK)
+		fail_msg("%s", err);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	db_close(f->db);
+	conf_free(f->conf);
+	tmpdir_remove(f->dir);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+static long long
+sql_int(struct fx *f, const char *sql)
+{
+	sqlite3_stmt *st = db_stmt(f->db, sql);
+	long long v = -1;
+
+	assert_non_null(st);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+static int64_t
+member(struct fx *f, const char *email, const char *name,
+    const char *digest)
+{
+	struct member m = { 0 };
+	char err[BOTU_ERRLEN];
+
+	m.email = (char *)email;
+	m.name = (char *)name;
+	m.status = (char *)"active";
+	m.digest = (char *)digest;
+	m.language = (char *)"nl";
+	if (members_add(f->db, &m, "test", NULL, err) != BOTU_OK)
+		fail_msg("%s", err);
+	return m.id;
+}
+
+/* A published note of member id, published at t. */
+static void
+note(struct fx *f, int64_t id, const char *name, const char *role,
+    const char *body, time_t t)
+{
+	sqlite3_stmt *st = db_stmt(f->db, "INSERT INTO notes (member_id, "
+	    "body, name, role, status, created_at, updated_at, "
+	    "confirmed_at, published_at) VALUES (?1, ?2, ?3, ?4, "
+	    "'published', ?5, ?5, ?5, ?5)");
+
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, body, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, role, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)t);
+	assert_int_equal(db_exec_stmt(f->db, st), BOTU_OK);
+}
+
+static void
+update(struct fx *f, const char *subject, const char *body,
+    const char *name, time_t t)
+{
+	char err[BOTU_ERRLEN];
+	int64_t id = 0;
+	sqlite3_stmt *st;
+
+	if (posts_add(f->db, subject, body, name, &id, err) != BOTU_OK)
+		fail_msg("%s", err);
+	st = db_stmt(f->db, "UPDATE posts SET published_at = ?1, "
+	    "created_at = ?1 WHERE id = ?2");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)t);
+	sqlite3_bind_int64(st, 2, id);
+	assert_int_equal(db_exec_stmt(f->db, st), BOTU_OK);
+}
+
+/* The fixed fixture: three members, two notes, one update. */
+static void
+fixture(struct fx *f)
+{
+	int64_t a, b;
+
+	a = member(f, "fatima@example.org", "Fatima Öztürk", "weekly");
+	b = member(f, "jan@example.org", "Jan Bakker", "monthly");
+	(void)member(f, "els@example.org", "Els de Vries", "off");
+	note(f, a, "Fatima Öztürk", "bewoner", "Ik doe mee omdat ik wil "
+	    "dat iedereen in de wijk warm woont.\n\nBel me over isolatie: "
+	    "ik heb het zelf gedaan.", T_ISSUE - 3 * DAY);
+	note(f, b, "Jan Bakker", "", "Ik ben timmerman en help graag met "
+	    "kleine klussen.", T_ISSUE - 2 * DAY);
+	update(f, "Zonnepanelen op het dak van de school", "De school zegt "
+	    "ja! We zoeken nog drie mensen voor de werkgroep.\nMail ons als "
+	    "je mee wilt doen.", "Kernteam Noord", T_ISSUE - 4 * DAY);
+}
+
+static void
+issue(struct fx *f, time_t now, int force, struct digest_made *made)
+{
+	char err[BOTU_ERRLEN] = "";
+
+	assert_int_equal(db_begin(f->db), BOTU_OK);
+	if (digest_issue(f->db, f->conf, now, force, made, err) != BOTU_OK)
+		fail_msg("%s", err);
+	assert_int_equal(db_commit(f->db), BOTU_OK);
+}
+
+static void
+test_issue_stored_once(void **state)
+{
+	struct fx *f = *state;
+	struct digest_made made;
+
+	fixture(f);
+	issue(f, T_ISSUE, 0, &made);
+	assert_int_equal(made.number, 1);
+	assert_int_equal(made.items, 3);
+	/* The first issue of a month: the weekly and the monthly member. */
+	assert_int_equal(made.monthly, 1);
+	assert_int_equal(made.rows, 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM digests"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE "
+	    "digest_id IS NOT NULL AND body IS NULL"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox o JOIN "
+	    "members m ON m.id = o.member_id WHERE m.digest = 'off'"), 0);
+	/* A week later with nothing new: no issue (send_empty off). */
+	issue(f, T_ISSUE + 7 * DAY, 0, &made);
+	assert_int_equal(made.id, 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM digests"), 1);
+	/* Something new in the same month: weekly members only. */
+	update(f, "Kort bericht", "Tot zaterdag.", "", T_ISSUE + 8 * DAY);
+	issue(f, T_ISSUE + 14 * DAY, 0, &made);
+	assert_int_equal(made.number, 2);
+	assert_int_equal(made.monthly, 0);
+	assert_int_equal(made.rows, 1);
+	/* send_empty: an issue also when nothing happened. */
+	f->conf->digest.send_empty = 1;
+	issue(f, T_ISSUE + 21 * DAY, 0, &made);
+	assert_int_equal(made.number, 3);
+	assert_int_equal(made.items, 0);
+}
+
+/* Runs one digest pass at now in a child with BOTU_CRASH_AT=point. */
+static int
+tick_in_child(struct fx *f, const char *point, time_t now)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct botu_db *db;
+		char err[BOTU_ERRLEN];
+		time_t next;
+		int rows;
+
+		setenv("BOTU_CRASH_AT", point, 1);
+		if (db_open(f->path, DB_READWRITE, &db, err) != BOTU_OK)
+			_exit(3);
+		if (digest_tick(db, f->conf, now, &rows, &next, err) !=
+		    BOTU_OK)
+			_exit(4);
+		db_close(db);
+		_exit(rows > 0 ? 0 : 5);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFSIGNALED(st) ? -WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+static void
+test_crash_points(void **state)
+{
+	struct fx *f = *state;
+	static const char *const points[] = { "digest-issue", "digest-rows:1",
+	    "digest-rows:2", "digest-commit", "digest-committed" };
+	char err[BOTU_ERRLEN];
+	time_t next, start = T_ISSUE - 6 * DAY;
+	int rows;
+
+	/* The first pass only records when the schedule started. */
+	assert_int_equal(digest_tick(f->db, f->conf, start, &rows, &next,
+	    err), BOTU_OK);
+	assert_int_equal(rows, 0);
+	assert_int_equal(next, T_ISSUE);
+	fixture(f);
+	for (size_t i = 0; i < NELEM(points); i++) {
+		/* Each crash leaves no issue or a whole one. */
+		assert_int_equal(tick_in_child(f, points[i], T_ISSUE + 60),
+		    -SIGABRT);
+		if (strcmp(points[i], "digest-committed") == 0)
+			break;
+		assert_int_equal(sql_int(f, "SELECT count(*) FROM digests"),
+		    0);
+		assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox"),
+		    0);
+	}
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM digests"), 1);
+	/* The restart after the last crash makes nothing more. */
+	assert_int_equal(digest_tick(f->db, f->conf, T_ISSUE + 120, &rows,
+	    &next, err), BOTU_OK);
+	assert_int_equal(rows, 0);
+	assert_int_equal(next, T_ISSUE + 7 * DAY);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM digests"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(DISTINCT member_id) FROM "
+	    "outbox"), 2);
+
+	/* Without a crash, after downtime of three weeks: one issue. */
+	update(f, "Na de stilte", "We zijn er weer.", "", T_ISSUE + DAY);
+	assert_int_equal(tick_in_child(f, "none", T_ISSUE + 22 * DAY), 0);
+	assert_int_equal(digest_tick(f->db, f->conf, T_ISSUE + 22 * DAY + 60,
+	    &rows, &next, err), BOTU_OK);
+	assert_int_equal(rows, 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM digests"), 2);
+}
+
+static char *
+slurp_or_null(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char *s = NULL;
+	size_t len = 0, n;
+	char chunk[4096];
+	FILE *mem;
+
+	if (fp == NULL)
+		return NULL;
+	mem = open_memstream(&s, &len);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		fwrite(chunk, 1, n, mem);
+	fclose(fp);
+	fclose(mem);
+	return s;
+}
+
+/* Compares text with tests/data/digest/name (or writes it). */
+static void
+assert_golden(const char *name, const char *text)
+{
+	char *path = NULL, *want;
+	FILE *fp;
+
+	assert_true(asprintf(&path, "%s/tests/data/digest/%s", srcdir(),
+	    name) > 0);
+	if (getenv("BOTU_GOLDEN_UPDATE") != NULL) {
+		fp = fopen(path, "w");
+		assert_non_null(fp);
+		fputs(text, fp);
+		fclose(fp);
+	}
+	want = slurp_or_null(path);
+	if (want == NULL)
+		fail_msg("no golden file %s (BOTU_GOLDEN_UPDATE=1 makes it)",
+		    path);
+	if (strcmp(want, text) != 0)
+		fail_msg("%s differs from what is rendered now:\n%s", path,
+		    text);
+	free(want);
+	free(path);
+}
+
+static void
+render_golden(struct fx *f, int64_t id, int monthly, const char *email,
+    const char *stem)
+{
+	struct member m = { 0 };
+	struct tmpl_mail tm;
+	char err[BOTU_ERRLEN] = "", *name = NULL, *whole = NULL;
+
+	assert_int_equal(members_get(f->db, email, &m), 1);
+	if (digest_render(f->db, f->conf, id, monthly, &m, &tm, err) !=
+	    BOTU_OK)
+		fail_msg("%s", err);
+	assert_true(asprintf(&whole, "Subject: %s\n\n%s", tm.subject,
+	    tm.text) > 0);
+	assert_true(asprintf(&name, "%s.txt", stem) > 0);
+	assert_golden(name, whole);
+	free(name);
+	assert_non_null(tm.html);
+	assert_true(asprintf(&name, "%s.html", stem) > 0);
+	assert_golden(name, tm.html);
+	free(name);
+	free(whole);
+	tmpl_mail_clear(&tm);
+	member_clear(&m);
+}
+
+static void
+test_golden_fixture(void **state)
+{
+	struct fx *f = *state;
+	struct digest_made made;
+	sqlite3_stmt *st;
+
+	fixture(f);
+	/* New members are counted, never named: the fixture's three
+	 * joined "now", before the issue; fix the tokens for the golden. */
+	assert_int_equal(db_exec(f->db, "UPDATE members SET unsub_token = "
+	    "'tok' || id"), BOTU_OK);
+	issue(f, T_ISSUE, 0, &made);
+	render_golden(f, made.id, 0, "fatima@example.org", "fixture-nl");
+	st = db_stmt(f->db, "UPDATE members SET language = 'en' WHERE "
+	    "email = 'jan@example.org'");
+	assert_int_equal(db_exec_stmt(f->db, st), BOTU_OK);
+	render_golden(f, made.id, 1, "jan@example.org", "fixture-en");
+}
+
+static void
+test_golden_escaping(void **state)
+{
+	struct fx *f = *state;
+	struct digest_made made;
+	int64_t a;
+
+	a = member(f, "mallory@example.org", "<b>Mal & \"Lory\"</b>",
+	    "weekly");
+	assert_int_equal(db_exec(f->db, "UPDATE members SET unsub_token = "
+	    "'tok' || id"), BOTU_OK);
+	note(f, a, "<b>Mal & \"Lory\"</b>", "<i>rol</i>",
+	    "<script>alert('x')</script> & {{list_name}} "
+	    "<a href=\"javascript:x\">klik</a>", T_ISSUE - DAY);
+	update(f, "<img src=x onerror=alert(1)> & co", "Regel 1 < 2\n\n"
+	    "{{{unsubscribe_address}}} > 3", "O'Brien & <Zn>",
+	    T_ISSUE - DAY);
+	issue(f, T_ISSUE, 0, &made);
+	render_golden(f, made.id, 0, "mallory@example.org", "escaping-nl");
+	/* Whatever the golden says: no markup of theirs gets through. */
+	{
+		struct tmpl_mail tm;
+		char err[BOTU_ERRLEN];
+
+		assert_int_equal(digest_render(f->db, f->conf, made.id, 0,
+		    NULL, &tm, err), BOTU_OK);
+		assert_null(strstr(tm.html, "<script"));
+		assert_null(strstr(tm.html, "<img"));
+		assert_null(strstr(tm.html, "<b>Mal"));
+		assert_non_null(strstr(tm.html, "&lt;script&gt;"));
+		/* Values are never expanded as templates. */
+		assert_non_null(strstr(tm.text, "{{list_name}}"));
+		tmpl_mail_clear(&tm);
+	}
+}
+
+/* The monthly edition: every issue of the month, a note replaced within
+ * it only in its newest version, the new members added up. */
+static void
+test_golden_monthly(void **state)
+{
+	struct fx *f = *state;
+	struct digest_made made;
+	int64_t a;
+
+	fixture(f);
+	assert_int_equal(db_exec(f->db, "UPDATE members SET unsub_token = "
+	    "'tok' || id"), BOTU_OK);
+	issue(f, T_ISSUE - 7 * DAY, 1, &made);	/* December: #1 */
+	issue(f, T_ISSUE, 1, &made);		/* January: #2, monthly */
+	a = sql_int(f, "SELECT id FROM members WHERE email = "
+	    "'fatima@example.org'");
+	assert_int_equal(db_exec(f->db, "UPDATE notes SET status = "
+	    "'replaced'"), BOTU_OK);
+	note(f, a, "Fatima Öztürk", "bewoner", "Mijn nieuwe noot: ik "
+	    "organiseer de klusdag.", T_ISSUE + DAY);
+	update(f, "Klusdag", "Zaterdag is de klusdag.", "", T_ISSUE + DAY);
+	issue(f, T_ISSUE + 7 * DAY, 0, &made);	/* #3 */
+	assert_int_equal(made.monthly, 0);
+	a = member(f, "nieuw@example.org", "Nieuw Lid", "weekly");
+	update(f, "Nog een", "Tot snel.", "", T_ISSUE + 8 * DAY);
+	issue(f, T_ISSUE + 14 * DAY, 0, &made);	/* #4 */
+	assert_int_equal(db_exec(f->db, "UPDATE members SET unsub_token = "
+	    "'tok' || id"), BOTU_OK);
+	update(f, "Februari", "Een nieuwe maand.", "", T_ISSUE + 30 * DAY);
+	issue(f, T_ISSUE + 35 * DAY, 0, &made);	/* #5: February */
+	assert_int_equal(made.number, 5);
+	assert_int_equal(made.monthly, 1);
+	/* The monthly member gets #2 to #5 as one mail. */
+	render_golden(f, made.id, 1, "jan@example.org", "monthly-nl");
+}
+
+/* The whole message of each row: the same bytes every time, < 90 KB. */
+static void
+test_size_and_same_bytes(void **state)
+{
+	struct fx *f = *state;
+	struct digest_made made;
+	struct outbox_row *rows = NULL;
+	char err[BOTU_ERRLEN] = "", email[64], body[1600];
+	size_t n = 0, i;
+	int64_t id;
+
+	/* 80 notes of 1500 characters, with non-ASCII (quoted-printable
+	 * makes those longer). */
+	for (i = 0; i + 1 < sizeof(body); i++)
+		body[i] = i % 50 == 49 ? ' ' : "abcdefghij"[i % 10];
+	body[1500] = '\0';
+	memcpy(body + 10, "é", 2);
+	for (i = 0; i < 80; i++) {
+		snprintf(email, sizeof(email), "m%zu@example.org", i);
+		id = member(f, email, "Naam Achternaam", "weekly");
+		note(f, id, "Naam Achternaam", "bewoner", body,
+		    T_ISSUE - DAY);
+	}
+	update(f, "Een lange update", body, "Kernteam", T_ISSUE - DAY);
+	issue(f, T_ISSUE, 0, &made);
+	assert_int_equal(made.rows, 80);
+	assert_int_equal(outbox_due(f->db, time(NULL) + 1, 2, &rows, &n),
+	    BOTU_OK);
+	assert_int_equal(n, 2);
+	for (i = 0; i < n; i++) {
+		char *first;
+		size_t len;
+
+		assert_null(rows[i].data);
+		assert_int_equal(digest_render_row(f->db, f->conf, &rows[i],
+		    err), BOTU_OK);
+		assert_true(rows[i].len < DIGEST_MAX_BYTES);
+		assert_true(rows[i].len > 20000);
+		assert_non_null(strstr(rows[i].data,
+		    "Auto-Submitted: auto-generated"));
+		assert_non_null(strstr(rows[i].data, "List-Unsubscribe:"));
+		assert_non_null(strstr(rows[i].data, "multipart/alternative"));
+		assert_non_null(strstr(rows[i].data, "+afmelden-"));
+		first = rows[i].data;
+		len = rows[i].len;
+		rows[i].data = NULL;
+		assert_int_equal(digest_render_row(f->db, f->conf, &rows[i],
+		    err), BOTU_OK);
+		assert_int_equal(rows[i].len, len);
+		assert_memory_equal(rows[i].data, first, len);
+		free(first);
+	}
+	/* Their own unsubscribe address each. */
+	assert_true(strcmp(strstr(rows[0].data, "+afmelden-"),
+	    strstr(rows[1].data, "+afmelden-")) != 0);
+	outbox_rows_free(rows, n);
+}
+
+/* Who left or turned the digest off after the issue does not get it. */
+static void
+test_left_members_skipped(void **state)
+{
+	struct fx *f = *state;
+	struct digest_made made;
+	struct outbox_row *rows = NULL;
+	char err[BOTU_ERRLEN] = "";
+	size_t n = 0;
+
+	fixture(f);
+	issue(f, T_ISSUE, 0, &made);
+	assert_int_equal(db_exec(f->db, "UPDATE members SET digest = 'off' "
+	    "WHERE email = 'jan@example.org'"), BOTU_OK);
+	assert_int_equal(outbox_due(f->db, time(NULL) + 1, 10, &rows, &n),
+	    BOTU_OK);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++) {
+		int rc = digest_render_row(f->db, f->conf, &rows[i], err);
+
+		if (strcmp(rows[i].rcpt, "jan@example.org") == 0)
+			assert_int_equal(rc, BOTU_EPERM);
+		else
+			assert_int_equal(rc, BOTU_OK);
+	}
+	outbox_rows_free(rows, n);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_issue_stored_once, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_crash_points, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_golden_fixture, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_golden_escaping, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_golden_monthly, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_size_and_same_bytes,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_left_members_skipped,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
