@@ -13,6 +13,7 @@
 #include "botu/daemon.h"
 #include "botu/db.h"
 #include "botu/deliver.h"
+#include "botu/digest.h"
 #include "botu/handle.h"
 #include "botu/intake.h"
 #include "botu/log.h"
@@ -289,6 +290,7 @@ struct run {
 	struct intake		*in;
 	struct sender		 s;
 	time_t			 summary_next;	/* 0: not planned */
+	time_t			 digest_next;	/* 0: not planned */
 };
 
 /* Opens the store, starts delivery and intake for r->conf. */
@@ -307,6 +309,7 @@ run_start(struct run *r, struct botu_db *db)
 		return -1;
 	r->in = intake_new(r->conf, r->db, &h, &io);
 	r->summary_next = 0;
+	r->digest_next = 0;
 	return 0;
 }
 
@@ -345,6 +348,25 @@ summary_pass(struct run *r)
 	    &r->summary_next, err) != BOTU_OK) {
 		log_warnx("%s", err);
 		r->summary_next = time(NULL) + 300;
+		return;
+	}
+	if (queued > 0 && r->s.d != NULL)
+		sender_kick(&r->s);
+}
+
+/* The digest, when [digest] schedule says it is due (digest.h). */
+static void
+digest_pass(struct run *r)
+{
+	char err[BOTU_ERRLEN];
+	int queued;
+
+	if (r->digest_next != 0 && time(NULL) < r->digest_next)
+		return;
+	if (digest_tick(r->db, r->conf, time(NULL), &queued,
+	    &r->digest_next, err) != BOTU_OK) {
+		log_warnx("%s", err);
+		r->digest_next = time(NULL) + 300;
 		return;
 	}
 	if (queued > 0 && r->s.d != NULL)
@@ -415,9 +437,13 @@ wait_limit(const struct run *r)
 {
 	time_t now = time(NULL);
 
-	if (r->summary_next == 0 || r->summary_next - now >= IDLE_MAX)
+	time_t next = r->summary_next;
+
+	if (r->digest_next != 0 && (next == 0 || r->digest_next < next))
+		next = r->digest_next;
+	if (next == 0 || next - now >= IDLE_MAX)
 		return IDLE_MAX;
-	return r->summary_next > now ? (int)(r->summary_next - now) : 1;
+	return next > now ? (int)(next - now) : 1;
 }
 
 static int
@@ -439,8 +465,10 @@ loop(struct run *r)
 		}
 		if (rc != BOTU_OK && !o->dry_run)
 			note_problem(r, rc, err, backoff);
-		if (!o->dry_run && !stop_flag)
+		if (!o->dry_run && !stop_flag) {
 			summary_pass(r);
+			digest_pass(r);
+		}
 		/* Whatever this cycle queued goes out now. */
 		if (r->s.d != NULL)
 			sender_kick(&r->s);

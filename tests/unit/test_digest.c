@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "botu/config.h"
+#include "botu/dates.h"
 #include "botu/db.h"
 #include "botu/digest.h"
 #include "botu/members.h"
@@ -438,6 +439,123 @@ test_golden_monthly(void **state)
 	render_golden(f, made.id, 1, "jan@example.org", "monthly-nl");
 }
 
+/* t as "YYYY-MM-DD Day HH:MM +ZZZZ" in the list's zone. */
+static void
+show_local(time_t t, char *out, size_t size)
+{
+	static const char *const days[] = { "sun", "mon", "tue", "wed", "thu",
+	    "fri", "sat" };
+	struct tm tm;
+
+	assert_int_equal(date_to_local(t, "Europe/Amsterdam", &tm), 0);
+	snprintf(out, size, "%04d-%02d-%02d %s %02d:%02d %+05ld",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, days[tm.tm_wday],
+	    tm.tm_hour, tm.tm_min, tm.tm_gmtoff / 3600 * 100);
+}
+
+/*
+ * The daemon's digest pass every 20 minutes from start for days, down in
+ * the windows of down[] (pairs of times): the issues made, one line each
+ * ("#N <local time> <mails>"), compared with the golden table name.
+ */
+static void
+run_schedule(struct fx *f, const char *schedule, time_t start, int days,
+    const time_t *down, size_t ndown, const char *name)
+{
+	sqlite3_stmt *st;
+	struct buf table;
+	char err[BOTU_ERRLEN], when[64];
+	time_t t, next;
+	int rows, skip;
+
+	free(f->conf->digest.schedule);
+	f->conf->digest.schedule = xstrdup(schedule);
+	f->conf->digest.send_empty = 1;
+	(void)member(f, "fatima@example.org", "Fatima", "weekly");
+	for (t = start; t < start + (time_t)days * DAY; t += 1200) {
+		skip = 0;
+		for (size_t i = 0; i + 1 < ndown; i += 2)
+			skip |= t >= down[i] && t < down[i + 1];
+		if (skip)
+			continue;
+		if (digest_tick(f->db, f->conf, t, &rows, &next, err) !=
+		    BOTU_OK)
+			fail_msg("%s", err);
+		assert_true(next > t);
+	}
+	buf_init(&table);
+	st = db_stmt(f->db, "SELECT d.number, d.created_at, (SELECT count(*) "
+	    "FROM outbox o WHERE o.digest_id = d.id) FROM digests d ORDER "
+	    "BY number");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		show_local((time_t)sqlite3_column_int64(st, 1), when,
+		    sizeof(when));
+		buf_addf(&table, "#%d %s %d\n", sqlite3_column_int(st, 0),
+		    when, sqlite3_column_int(st, 2));
+	}
+	sqlite3_reset(st);
+	assert_golden(name, table.s);
+	buf_free(&table);
+}
+
+static time_t
+local_at(int y, int mon, int d, int h, int min)
+{
+	struct tm tm = { 0 };
+	time_t t;
+
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = min;
+	assert_int_equal(date_from_local(&tm, "Europe/Amsterdam", &t), 0);
+	return t;
+}
+
+/*
+ * Two years of "mon 09:00": 09:00 on both sides of every DST change, one
+ * issue after each downtime that missed a Monday, none twice.
+ */
+static void
+test_schedule_two_years_weekly(void **state)
+{
+	struct fx *f = *state;
+	const time_t down[] = {
+		/* Over a whole Monday: one issue on coming back. */
+		local_at(2027, 3, 27, 12, 0), local_at(2027, 3, 30, 15, 20),
+		/* Three weeks, over the October change. */
+		local_at(2027, 10, 20, 0, 0), local_at(2027, 11, 10, 7, 0),
+		/* From just before to just after a due time. */
+		local_at(2028, 5, 1, 8, 40), local_at(2028, 5, 1, 9, 20),
+		/* Down and up again before a due time: nothing special. */
+		local_at(2028, 8, 7, 6, 0), local_at(2028, 8, 7, 8, 0),
+	};
+	run_schedule(f, "mon 09:00", local_at(2027, 1, 1, 10, 0), 731, down,
+	    NELEM(down), "schedule-weekly.txt");
+	/* 2027-01-04 .. 2029-01-01: 105 Mondays; the second downtime
+	 * missed three (25 Oct, 1 and 8 Nov) and made one issue on coming
+	 * back; the others one each, late. */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM digests"), 103);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox"), 103);
+}
+
+/* A year of "day 1 09:00", monthly, through both DST changes. */
+static void
+test_schedule_monthly(void **state)
+{
+	struct fx *f = *state;
+	const time_t down[] = {
+		local_at(2027, 6, 30, 0, 0), local_at(2027, 8, 2, 11, 0),
+	};
+
+	run_schedule(f, "day 1 09:00", local_at(2027, 1, 1, 10, 0), 366,
+	    down, NELEM(down), "schedule-monthly.txt");
+	/* Feb .. Dec and 1 Jan 2028: 12 due times; July and August were
+	 * down: one issue on 2 August. */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM digests"), 11);
+}
+
 /* The whole message of each row: the same bytes every time, < 90 KB. */
 static void
 test_size_and_same_bytes(void **state)
@@ -537,6 +655,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_golden_escaping, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_golden_monthly, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_schedule_two_years_weekly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schedule_monthly, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_size_and_same_bytes,
 		    setup, teardown),
