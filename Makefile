@@ -47,6 +47,7 @@ SRCS	+= src/classify.c
 SRCS	+= src/cli.c
 SRCS	+= src/cmd_backup.c
 SRCS	+= src/cmd_check.c
+SRCS	+= src/cmd_digest.c
 SRCS	+= src/cmd_explain.c
 SRCS	+= src/cmd_members.c
 SRCS	+= src/cmd_notes.c

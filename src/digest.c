@@ -118,7 +118,7 @@ add_note(const struct note *n, void *arg)
 	struct fill *f = arg;
 	struct tmpl_vars *item;
 
-	if (n->published_at < f->from || n->published_at >= f->to)
+	if (n->published_at <= f->from || n->published_at > f->to)
 		return 0;
 	item = tmpl_add_item(f->vars, "notes");
 	tmpl_set(item, "name", n->name);
@@ -160,13 +160,13 @@ digest_fill_meetings(struct botu_db *db, const struct botu_conf *conf,
 	return BOTU_OK;
 }
 
-/* People who joined in [from, to) and are members still: a number. */
+/* People who joined in (from, to] and are members still: a number. */
 static int
 count_new_members(struct botu_db *db, time_t from, time_t to, int64_t *n)
 {
 	sqlite3_stmt *st = db_stmt(db, "SELECT count(*) FROM members WHERE "
 	    "status = 'active' AND id IN (SELECT member_id FROM events WHERE "
-	    "at >= ?1 AND at < ?2 AND (kind = 'confirm' OR (kind IN ('add', "
+	    "at > ?1 AND at <= ?2 AND (kind = 'confirm' OR (kind IN ('add', "
 	    "'readd') AND detail = 'active')))");
 	int rc;
 

@@ -929,8 +929,8 @@ posts_each_published(struct botu_db *db, time_t from, time_t to,
     posts_each_cb *cb, void *arg)
 {
 	sqlite3_stmt *st = db_stmt(db, "SELECT " POST_COLUMNS " FROM posts "
-	    "WHERE status = 'published' AND published_at >= ? AND "
-	    "published_at < ? ORDER BY published_at, id");
+	    "WHERE status = 'published' AND published_at > ? AND "
+	    "published_at <= ? ORDER BY published_at, id");
 	struct post p;
 	int rc, stop = 0;
 

@@ -62,5 +62,7 @@ int	cmd_explain(struct cli *, int argc, char **argv);
 int	cmd_notes(struct cli *, int argc, char **argv);
 int	cmd_waaier(struct cli *, int argc, char **argv);
 int	cmd_backup(struct cli *, int argc, char **argv);
+int	cmd_digest(struct cli *, int argc, char **argv);
+int	cmd_post(struct cli *, int argc, char **argv);
 
 #endif

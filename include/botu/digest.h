@@ -69,9 +69,9 @@
 
 /*
  * A section of the digest: fills the template variables of one kind of
- * news for [from, to) in language lang ("nl", "en": dates and words
- * differ), and adds to *items how many things it found that make an issue
- * worth sending. Items of a list are objects of text fields; a field
+ * news for (from, to] (after from, up to and with to) in language lang
+ * ("nl", "en": dates and words differ), and adds to *items how many
+ * things it found that make an issue worth sending. Items of a list are objects of text fields; a field
  * "body" gets "paragraphs" (a list of { text }) and "shortened" (a flag)
  * when the mail is rendered. Returns BOTU_OK or an error.
  */
@@ -82,14 +82,14 @@ typedef int digest_fill_fn(struct botu_db *, const struct botu_conf *,
 /*
  * MEETINGS HOOK, filled by the meetings module (issue 10): adds the
  * upcoming meetings (list "meetings": title, when, where) and the
- * agreements reached in [from, to) (list "agreements": text, meeting,
+ * agreements reached in (from, to] (list "agreements": text, meeting,
  * when), each counting in *items. Until that module exists it adds
  * nothing: both sections of the digest stay empty and are not shown.
  */
 digest_fill_fn digest_fill_meetings;
 
 /*
- * Every section's variables for [from, to) in lang, as the stored issue
+ * Every section's variables for (from, to] in lang, as the stored issue
  * has them; *items gets how many things happened (new members do not
  * count: alone they make no issue).
  */

@@ -122,7 +122,7 @@ int	posts_write(struct botu_db *, FILE *, int json, const char *status);
 int	posts_valid_status(const char *);
 
 /*
- * Updates published in [from, to), oldest first, for the digest. The
+ * Updates published in (from, to], oldest first, for the digest. The
  * callback returns 0 to go on; anything else stops and is returned.
  */
 typedef int posts_each_cb(const struct post *, void *arg);
