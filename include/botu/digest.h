@@ -71,9 +71,10 @@
  * A section of the digest: fills the template variables of one kind of
  * news for (from, to] (after from, up to and with to) in language lang
  * ("nl", "en": dates and words differ), and adds to *items how many
- * things it found that make an issue worth sending. Items of a list are objects of text fields; a field
- * "body" gets "paragraphs" (a list of { text }) and "shortened" (a flag)
- * when the mail is rendered. Returns BOTU_OK or an error.
+ * things it found that make an issue worth sending. Items of a list are
+ * objects of text fields; a field "body" gets "paragraphs" (a list of
+ * { text }) and "shortened" (a flag) when the mail is rendered. Returns
+ * BOTU_OK or an error.
  */
 typedef int digest_fill_fn(struct botu_db *, const struct botu_conf *,
 	    time_t from, time_t to, const char *lang, struct tmpl_vars *vars,
