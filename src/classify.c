@@ -33,6 +33,7 @@ static const char *const intent_names[] = {
 	[INTENT_AUTOMATIC] = "automatic",
 	[INTENT_PROFILE] = "profile",
 	[INTENT_WITHDRAW] = "withdraw",
+	[INTENT_DIGEST] = "digest",
 };
 
 const char *
@@ -167,6 +168,11 @@ static const struct phrase phrases[] = {
 	    "(withdraw|remove|delete|take down) my (ps )?note( please)?" },
 	{ INTENT_WITHDRAW, LANG_EN, "(please )?(withdraw|remove|delete) "
 	    "(ps )?note( please)?" },
+
+	/* The digest's rhythm (digest_rhythm_of() reads the word) */
+	{ INTENT_DIGEST, LANG_NL, "(digest|nieuwsbrief) (wekelijks|"
+	    "maandelijks|uit)" },
+	{ INTENT_DIGEST, LANG_EN, "(digest|newsletter) (weekly|monthly|off)" },
 };
 
 /* Whole subjects only (never bodies): help and notes. */

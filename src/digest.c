@@ -1103,3 +1103,175 @@ digest_write(struct botu_db *db, FILE *f, int json)
 		fputs(n > 0 ? "\n]\n" : "]\n", f);
 	return rc == SQLITE_DONE ? BOTU_OK : BOTU_EDATA;
 }
+
+/* ---- the rhythm, by mail ---- */
+
+/* The words, after "digest"/"nieuwsbrief"/"newsletter", and the rhythm. */
+static const struct {
+	const char	*word;
+	const char	*rhythm;
+} rhythm_words[] = {
+	{ "wekelijks", "weekly" },
+	{ "weekly", "weekly" },
+	{ "maandelijks", "monthly" },
+	{ "monthly", "monthly" },
+	{ "uit", "off" },
+	{ "off", "off" },
+};
+
+const char *
+digest_rhythm_of(const char *text)
+{
+	const char *rhythm = NULL;
+	char *copy, *w, *save = NULL;
+	int named = 0, words = 0;
+
+	if (text == NULL)
+		return NULL;
+	copy = xstrdup(text);
+	for (char *p = copy; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+		else if (*p == ':' || *p == '.' || *p == '!' || *p == ',' ||
+		    *p == '"' || *p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	/* Exactly two words: the name of the mail, then the rhythm. */
+	for (w = strtok_r(copy, " ", &save); w != NULL;
+	    w = strtok_r(NULL, " ", &save)) {
+		words++;
+		if (words == 1)
+			named = strcmp(w, "digest") == 0 ||
+			    strcmp(w, "nieuwsbrief") == 0 ||
+			    strcmp(w, "newsletter") == 0;
+		else if (words == 2)
+			for (size_t i = 0; i < NELEM(rhythm_words); i++)
+				if (strcmp(w, rhythm_words[i].word) == 0)
+					rhythm = rhythm_words[i].rhythm;
+	}
+	free(copy);
+	return named && words == 2 ? rhythm : NULL;
+}
+
+int
+digest_set_rhythm(struct botu_db *db, int64_t id, const char *rhythm,
+    const char *actor, const char *message_id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!member_valid_digest(rhythm))
+		return BOTU_EDATA;
+	st = db_stmt(db, "UPDATE members SET digest = ?1, updated_at = ?2 "
+	    "WHERE id = ?3");
+	sqlite3_bind_text(st, 1, rhythm, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 3, id);
+	rc = db_exec_stmt(db, st);
+	if (rc == BOTU_OK)
+		rc = db_event(db, id, "digest", actor, message_id, rhythm);
+	return rc;
+}
+
+static void
+rhythm_decide(struct digest_mail *x, int act, const char *reason,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+rhythm_decide(struct digest_mail *x, int act, const char *reason,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	x->d->act = act;
+	if (reason != NULL)
+		str_copy(x->d->reason, reason, sizeof(x->d->reason));
+	va_start(ap, fmt);
+	vsnprintf(x->d->action, sizeof(x->d->action), fmt, ap);
+	va_end(ap);
+}
+
+/* Answers about the rhythm to this member in the last hour stay few. */
+static int
+rhythm_may_answer(struct digest_mail *x)
+{
+	sqlite3_stmt *st;
+	int n = 0;
+
+	if (x->db == NULL)
+		return 1;
+	st = db_stmt(x->db, "SELECT count(*) FROM outbox WHERE member_id = ? "
+	    "AND created_at >= ? AND kind = 'digest-rhythm'");
+	sqlite3_bind_int64(st, 1, x->sender->id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL) - 3600);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return n < RHYTHM_ANSWERS_PER_HOUR;
+}
+
+int
+digest_on_rhythm(struct digest_mail *x)
+{
+	const struct member *m = x->sender;
+	const char *rhythm;
+	struct tmpl_vars *v;
+	char *refs, *unsub;
+	int rc;
+
+	rhythm = digest_rhythm_of(x->c->channel == CHANNEL_SUBJECT ?
+	    x->msg->subject : x->c->own_words);
+	if (m == NULL || strcmp(m->status, "active") != 0) {
+		rhythm_decide(x, 0, "the sender is not a member", "leave it "
+		    "for a person");
+		return BOTU_OK;
+	}
+	if (rhythm == NULL) {
+		rhythm_decide(x, 0, "no rhythm in the text", "leave it for a "
+		    "person");
+		return BOTU_OK;
+	}
+	if (!rhythm_may_answer(x)) {
+		rhythm_decide(x, 1, NULL, "set the digest of %s to %s, "
+		    "without an answer (enough this hour)",
+		    log_addr(m->email), rhythm);
+		return x->dry || x->db == NULL ? BOTU_OK :
+		    digest_set_rhythm(x->db, m->id, rhythm, "mail",
+		    x->msg->message_id);
+	}
+	rhythm_decide(x, 1, NULL, "set the digest of %s to %s and tell them",
+	    log_addr(m->email), rhythm);
+	if (x->dry || x->db == NULL)
+		return BOTU_OK;
+	rc = digest_set_rhythm(x->db, m->id, rhythm, "mail",
+	    x->msg->message_id);
+	if (rc != BOTU_OK)
+		return rc;
+	refs = x->msg->references[0] == '\0' ?
+	    xstrdup(x->msg->message_id) : xasprintf("%s %s",
+	    x->msg->references, x->msg->message_id);
+	unsub = unsub_of(x->conf, m);
+	v = tmpl_vars_new();
+	tmpl_set(v, "name", m->name);
+	tmpl_set(v, rhythm, "yes");
+	{
+		/* To the member's own address: a forged From tells them. */
+		struct mailout mo = {
+			.to = m->email,
+			.to_name = m->name[0] != '\0' ? m->name : NULL,
+			.lang = m->language,
+			.template = "digest-rhythm",
+			.kind = "digest-rhythm",
+			.member_id = m->id,
+			.in_reply_to = x->msg->message_id,
+			.references = refs,
+			.unsubscribe = unsub,
+			.auto_submitted = COMPOSE_AUTO_REPLIED,
+		};
+
+		rc = mailout_queue(x->db, x->conf, &mo, v, x->err);
+	}
+	tmpl_vars_free(v);
+	free(unsub);
+	free(refs);
+	return rc;
+}

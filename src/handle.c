@@ -10,6 +10,7 @@
 #include "botu/bounce.h"
 #include "botu/confirm.h"
 #include "botu/dates.h"
+#include "botu/digest.h"
 #include "botu/handle.h"
 #include "botu/log.h"
 #include "botu/mailout.h"
@@ -327,6 +328,25 @@ note_other(struct ctx *x)
 	}
 }
 
+/* ---- the digest's rhythm ---- */
+
+static int
+rhythm(struct ctx *x)
+{
+	struct digest_mail dm = {
+		.conf = x->conf,
+		.db = x->db,
+		.msg = x->msg,
+		.c = x->c,
+		.sender = x->known ? &x->m : NULL,
+		.dry = x->dry,
+		.d = x->d,
+		.err = x->err,
+	};
+
+	return digest_on_rhythm(&dm);
+}
+
 /* ---- confirmation ---- */
 
 static int
@@ -639,6 +659,8 @@ dispatch(struct ctx *x)
 	case INTENT_PROFILE:
 	case INTENT_WITHDRAW:
 		return note_other(x);
+	case INTENT_DIGEST:
+		return rhythm(x);
 	default:
 		decide(x, 0, NULL, "leave it for a person");
 		return BOTU_OK;

@@ -24,6 +24,7 @@ const char *const mailout_templates[] = {
 	"note-question",
 	"note-empty",
 	"digest",
+	"digest-rhythm",
 	"note-too-long",
 	"note-already-decided",
 	"note-withdraw-confirm",

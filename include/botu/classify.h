@@ -30,6 +30,7 @@ enum intent {
 	INTENT_AUTOMATIC,
 	INTENT_PROFILE,		/* "naam: ...", "rol: ..." from a member */
 	INTENT_WITHDRAW,	/* "PS intrekken", "withdraw my note" */
+	INTENT_DIGEST,		/* "digest maandelijks", "digest off" */
 };
 
 /* The intent's name as explain and the logs show it ("leave-alone"). */

@@ -17,6 +17,8 @@
 #include "botu/dates.h"
 #include "botu/db.h"
 #include "botu/digest.h"
+#include "botu/handle.h"
+#include "botu/message.h"
 #include "botu/members.h"
 #include "botu/outbox.h"
 #include "botu/posts.h"
@@ -642,6 +644,78 @@ test_left_members_skipped(void **state)
 	outbox_rows_free(rows, n);
 }
 
+static void
+test_rhythm_words(void **state)
+{
+	(void)state;
+	assert_string_equal(digest_rhythm_of("digest maandelijks"),
+	    "monthly");
+	assert_string_equal(digest_rhythm_of("Digest Uit"), "off");
+	assert_string_equal(digest_rhythm_of("nieuwsbrief wekelijks."),
+	    "weekly");
+	assert_string_equal(digest_rhythm_of("digest weekly"), "weekly");
+	assert_string_equal(digest_rhythm_of("newsletter off"), "off");
+	assert_string_equal(digest_rhythm_of("digest monthly"), "monthly");
+	assert_null(digest_rhythm_of("digest"));
+	assert_null(digest_rhythm_of("digest maandelijks graag niet"));
+	assert_null(digest_rhythm_of("afmelden"));
+	assert_null(digest_rhythm_of("digest dagelijks"));
+	assert_null(digest_rhythm_of(NULL));
+}
+
+static struct intake_decision
+mail(struct fx *f, const char *from, const char *subject, const char *body)
+{
+	static int n;
+	struct intake_decision d;
+	struct classification c;
+	struct message m = { 0 };
+	char err[BOTU_ERRLEN] = "", *raw = NULL;
+
+	assert_true(asprintf(&raw, "From: %s\nTo: annerike@lsabewoners.nl\n"
+	    "Subject: %s\nMessage-ID: <r%d@example.org>\nMIME-Version: 1.0\n"
+	    "Content-Type: text/plain; charset=utf-8\n\n%s\n", from,
+	    subject, ++n, body) > 0);
+	assert_int_equal(message_parse(raw, strlen(raw), &m, err), BOTU_OK);
+	assert_int_equal(db_begin(f->db), BOTU_OK);
+	if (handle_decide(f->conf, f->db, &m, 0, &c, &d, err) != BOTU_OK)
+		fail_msg("handle_decide: %s", err);
+	assert_int_equal(db_commit(f->db), BOTU_OK);
+	assert_string_equal(intent_name(c.intent), d.intent);
+	classification_clear(&c);
+	message_clear(&m);
+	free(raw);
+	return d;
+}
+
+static void
+test_rhythm_by_mail(void **state)
+{
+	struct fx *f = *state;
+	struct intake_decision d;
+
+	(void)member(f, "jan@example.org", "Jan", "weekly");
+	d = mail(f, "Jan <jan@example.org>", "digest maandelijks", "");
+	assert_string_equal(d.intent, "digest");
+	assert_int_equal(d.act, 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM members WHERE "
+	    "digest = 'monthly'"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE "
+	    "kind = 'digest-rhythm' AND rcpt = 'jan@example.org'"), 1);
+	/* In the text, English. */
+	d = mail(f, "jan@example.org", "Re: Newsletter #3", "digest off");
+	assert_string_equal(d.intent, "digest");
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM members WHERE "
+	    "digest = 'off'"), 1);
+	/* Someone who is not a member changes nothing. */
+	d = mail(f, "els@example.org", "digest wekelijks", "");
+	assert_int_equal(d.act, 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM members WHERE "
+	    "digest = 'weekly'"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM events WHERE "
+	    "kind = 'digest'"), 2);
+}
+
 int
 main(void)
 {
@@ -662,6 +736,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_size_and_same_bytes,
 		    setup, teardown),
+		cmocka_unit_test(test_rhythm_words),
+		cmocka_unit_test_setup_teardown(test_rhythm_by_mail, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_left_members_skipped,
 		    setup, teardown),
 	};
