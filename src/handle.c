@@ -16,6 +16,7 @@
 #include "botu/mailout.h"
 #include "botu/members.h"
 #include "botu/notes.h"
+#include "botu/posts.h"
 #include "botu/score.h"
 #include "botu/util.h"
 
@@ -271,6 +272,40 @@ notes_code(struct ctx *x)
 	return notes_on_token(&nm);
 }
 
+/* What one handled mail gives the updates module. */
+static void
+posts_ctx(struct ctx *x, struct posts_mail *pm)
+{
+	memset(pm, 0, sizeof(*pm));
+	pm->conf = x->conf;
+	pm->db = x->db;
+	pm->msg = x->msg;
+	pm->c = x->c;
+	pm->sender = x->known ? &x->m : NULL;
+	pm->dry = x->dry;
+	pm->d = x->d;
+	pm->err = x->err;
+}
+
+/* A code of the updates' own: 1 when it was one, 0 when not, or error. */
+static int
+posts_code(struct ctx *x)
+{
+	struct posts_mail pm;
+
+	posts_ctx(x, &pm);
+	return posts_on_token(&pm);
+}
+
+static int
+update(struct ctx *x)
+{
+	struct posts_mail pm;
+
+	posts_ctx(x, &pm);
+	return posts_on_update(&pm);
+}
+
 static int subscribe(struct ctx *);
 
 /* "Afwijzen" reads as a moderator's no; to a sign-up it is a no too. */
@@ -415,6 +450,8 @@ confirm(struct ctx *x)
 	if (rc < 0)
 		return BOTU_ETEMP;
 	if (rc == 0 && (rc = notes_code(x)) != 0)
+		return rc < 0 ? rc : BOTU_OK;
+	if (rc == 0 && (rc = posts_code(x)) != 0)
 		return rc < 0 ? rc : BOTU_OK;
 	if (rc == 0) {
 		decide(x, 0, "no such confirmation code",
@@ -614,8 +651,6 @@ static const char *
 later_reason(enum intent i)
 {
 	switch (i) {
-	case INTENT_UPDATE:
-		return "updates are not handled by this version yet";
 	case INTENT_RSVP:
 		return "answers to invitations are not handled by this "
 		    "version yet";
@@ -661,6 +696,8 @@ dispatch(struct ctx *x)
 		return note_other(x);
 	case INTENT_DIGEST:
 		return rhythm(x);
+	case INTENT_UPDATE:
+		return update(x);
 	default:
 		decide(x, 0, NULL, "leave it for a person");
 		return BOTU_OK;

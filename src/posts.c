@@ -497,8 +497,8 @@ ask_moderators(struct botu_db *db, const struct botu_conf *conf,
 
 	if (conf->list.moderators == NULL)
 		log_warnx("update %lld waits for a moderator, and [list] "
-		    "moderators is empty: botu post --approve %lld",
-		    (long long)p->id, (long long)p->id);
+		    "moderators is empty: nobody is asked",
+		    (long long)p->id);
 	for (char **mod = conf->list.moderators; mod != NULL && *mod != NULL &&
 	    rc == BOTU_OK; mod++) {
 		struct tmpl_vars *v;
