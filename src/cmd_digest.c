@@ -42,6 +42,22 @@ static const char usage_post[] =
     "  comes from FILE (- or no --file: standard input); NAME is shown\n"
     "  with it.\n";
 
+/*
+ * Now, once the second has turned: an issue covers up to the second
+ * before it is made (digest.c), so an update posted just before "botu
+ * digest send" is in it.
+ */
+static time_t
+next_second(void)
+{
+	time_t t0 = time(NULL), t;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	while ((t = time(NULL)) == t0)
+		nanosleep(&ts, NULL);
+	return t;
+}
+
 static int
 preview_cmd(struct cli *cli, int argc, char **argv)
 {
@@ -73,7 +89,7 @@ preview_cmd(struct cli *cli, int argc, char **argv)
 		return cli_fail(EX_USAGE, "%s", usage_preview);
 	if (cli_conf(cli, &code) == NULL || (db = cli_db(cli, &code)) == NULL)
 		return code;
-	rc = digest_preview(db, cli->conf, time(NULL), email, monthly, &tm,
+	rc = digest_preview(db, cli->conf, next_second(), email, monthly, &tm,
 	    &items, err);
 	if (rc != BOTU_OK)
 		return cli_fail(cli_exit_code(rc), "%s", err);
@@ -99,6 +115,7 @@ send_cmd(struct cli *cli, int argc, char **argv)
 	struct digest_made made;
 	char err[BOTU_ERRLEN] = "";
 	int ch, code = EX_OK, empty = 0, rc;
+	time_t now;
 	struct botu_db *db;
 
 	while ((ch = cli_getopt(argc, argv, "h", opts, usage_send, &code)) !=
@@ -111,9 +128,10 @@ send_cmd(struct cli *cli, int argc, char **argv)
 		return cli_fail(EX_USAGE, "%s", usage_send);
 	if (cli_conf(cli, &code) == NULL || (db = cli_db(cli, &code)) == NULL)
 		return code;
+	now = next_second();
 	if (db_begin(db) != BOTU_OK)
 		return cli_fail(EX_TEMPFAIL, "%s", db_errmsg(db));
-	rc = digest_issue(db, cli->conf, time(NULL), empty, &made, err);
+	rc = digest_issue(db, cli->conf, now, empty, &made, err);
 	if (rc == BOTU_OK && db_commit(db) != BOTU_OK) {
 		snprintf(err, sizeof(err), "%s", db_errmsg(db));
 		rc = BOTU_ETEMP;

@@ -18,6 +18,16 @@
 #include "botu/util.h"
 #include "botu/verp.h"
 
+/*
+ * An issue made at now covers up to now - PERIOD_LAG: what was published
+ * in the second the issue is made may still be committed after it (times
+ * are whole seconds), so it goes into the next issue, never into none.
+ * Every writer takes its time inside its write transaction, and the issue
+ * holds the write lock, so nothing dated before that second can come
+ * later.
+ */
+#define PERIOD_LAG 1
+
 /* Rhythm answers to one member per hour. */
 #define RHYTHM_ANSWERS_PER_HOUR 3
 
@@ -298,16 +308,17 @@ insert_issue(struct botu_db *db, int number, time_t from, time_t now,
 {
 	sqlite3_stmt *st = db_stmt(db, "INSERT INTO digests (number, "
 	    "period_start, period_end, month_from, items, content, "
-	    "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)");
+	    "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
 	int rc;
 
 	sqlite3_bind_int(st, 1, number);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)from);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)(now - PERIOD_LAG));
 	if (month_from > 0)
 		sqlite3_bind_int(st, 4, month_from);
 	sqlite3_bind_int(st, 5, items);
 	sqlite3_bind_text(st, 6, content, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)now);
 	rc = db_exec_stmt(db, st);
 	if (rc == BOTU_OK)
 		*id = db_last_id(db);
@@ -401,8 +412,8 @@ digest_issue(struct botu_db *db, const struct botu_conf *conf, time_t now,
 	buf_init(&content);
 	rc = last_end(db, &r->from);
 	if (rc == BOTU_OK)
-		rc = build_content(db, conf, r->from, now, &content,
-		    &r->items);
+		rc = build_content(db, conf, r->from, now - PERIOD_LAG,
+		    &content, &r->items);
 	if (rc != BOTU_OK)
 		goto fail;
 	if (r->items == 0 && !force && !conf->digest.send_empty) {

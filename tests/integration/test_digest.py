@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""The digest against a real Dovecot and Postfix: members choose their
+rhythm by mail, the organiser posts updates, `botu digest send` makes the
+issues and the daemon delivers them. A weekly member gets every issue, a
+monthly member only the monthly edition, an "uit" member none. Each mail
+is multipart/alternative with the member's own unsubscribe address,
+List-* headers and Auto-Submitted: auto-generated.
+
+The HTML part is opened in headless Chromium; the screenshot stays in
+build/test-output/digest.png for people to look at.
+
+Each test has its own list address (its own mailbox and database).
+"""
+import email.utils
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+import botutest  # noqa: E402
+
+OUTPUT = os.path.join(botutest.REPO, "build", "test-output")
+ASAN_BIN = os.path.join(botutest.REPO, "build-asan", "botu")
+BOTU_BIN = os.environ.get("BOTU_BIN") or (
+    ASAN_BIN if os.access(ASAN_BIN, os.X_OK) else botutest.BOTU_BIN)
+
+
+def chromium():
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+class Digest(botutest.ServersTestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="botu-digest-")
+        os.chmod(self.tmp, 0o755)
+        short = self._testMethodName[5:17].replace("_", "")
+        self.list = "dg-%s@lsabewoners.nl" % short
+        self.weekly = "week-%s@example.org" % short
+        self.monthly = "maand-%s@example.org" % short
+        self.off = "uit-%s@example.org" % short
+        self.conf = self.servers.write_config(
+            os.path.join(self.tmp, "botu.conf"),
+            {"list": {"name": "Energie community BoTu"},
+             "digest": {"schedule": "off"}}, user=self.list)
+        self.run_once()
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def botu(self, *args, check=True, stdin=None):
+        out = subprocess.run([BOTU_BIN, "-c", self.conf] + list(args),
+                             capture_output=True, text=True, timeout=120,
+                             input=stdin)
+        if check and out.returncode != 0:
+            self.fail("botu %s: exit %d\n%s%s" % (" ".join(args),
+                      out.returncode, out.stdout, out.stderr))
+        return out
+
+    def run_once(self):
+        return self.botu("run", "--once")
+
+    def mail(self, sender, subject, body):
+        msg = botutest.make_mail(sender, self.list, subject, body)
+        mid = re.search(rb"Message-ID: (<[^>]+>)", msg, re.I).group(1)
+        self.servers.send(sender, self.list, msg)
+        self.servers.wait_for_mail(
+            self.list, lambda m: m["Message-ID"] == mid.decode())
+
+    def digests(self, user):
+        return [m.msg for m in self.servers.fetch_all(user)
+                if "Nieuwsbrief #" in str(m.msg["Subject"])]
+
+    def members(self):
+        return {m["email"]: m for m in
+                json.loads(self.botu("members", "list", "--json").stdout)}
+
+    def test_rhythms_by_mail_and_two_issues(self):
+        for who in (self.weekly, self.monthly, self.off):
+            self.botu("members", "add", who, "--name", who.split("@")[0])
+        # The members choose by mail; each hears it at their address.
+        self.mail(self.monthly, "digest maandelijks", "")
+        self.mail(self.off, "Digest uit", "Verstuurd vanaf mijn iPhone")
+        self.run_once()
+        self.servers.wait_for_mail(
+            self.monthly, lambda m: "nieuwsbrief" in str(m["Subject"]))
+        self.servers.wait_for_mail(
+            self.off, lambda m: "nieuwsbrief" in str(m["Subject"]))
+        rhythm = {a: m["digest"] for a, m in self.members().items()}
+        self.assertEqual(rhythm, {self.weekly: "weekly",
+                                  self.monthly: "monthly",
+                                  self.off: "off"})
+
+        # Issue 1: the first of the month, so the monthly member too.
+        self.botu("post", "--subject", "Zonnepanelen op de school",
+                  "--name", "Kernteam", stdin="De school zegt ja!\n\n"
+                  "We zoeken drie mensen voor de werkgroep.\n")
+        out = self.botu("digest", "send").stdout
+        self.assertIn("Nieuwsbrief #1", out)
+        self.run_once()
+        first = self.servers.wait_for_mail(
+            self.weekly, lambda m: "Nieuwsbrief #1" in str(m["Subject"]))
+        self.servers.wait_for_mail(
+            self.monthly, lambda m: "Nieuwsbrief #1" in str(m["Subject"]))
+        # Issue 2 in the same month: the weekly member only.
+        month = time.localtime().tm_mon
+        self.botu("post", "--subject", "Klusdag", stdin="Zaterdag!\n")
+        self.assertIn("Nieuwsbrief #2", self.botu("digest", "send").stdout)
+        self.run_once()
+        self.servers.wait_for_mail(
+            self.weekly, lambda m: "Nieuwsbrief #2" in str(m["Subject"]))
+        self.servers.wait_queue_empty()
+        self.assertEqual(len(self.digests(self.weekly)), 2)
+        if time.localtime().tm_mon == month:
+            self.assertEqual(len(self.digests(self.monthly)), 1,
+                             "the monthly member gets the month's first")
+        self.assertEqual(self.digests(self.off), [], "'uit' gets none")
+        # Nothing happened since: no issue (send_empty is off).
+        self.assertIn("none made", self.botu("digest", "send").stdout)
+
+        # The form of the mail.
+        msg = first.msg
+        self.assertEqual(msg.get_content_type(), "multipart/alternative")
+        self.assertEqual(msg["Auto-Submitted"], "auto-generated")
+        self.assertIn("<dg-", msg["List-Id"])
+        unsub = str(msg["List-Unsubscribe"])
+        self.assertRegex(unsub, r"\+afmelden-[a-z2-7]{26}@")
+        text = msg.get_body(("plain",)).get_content()
+        html = msg.get_body(("html",)).get_content()
+        self.assertIn("We zoeken drie mensen", text)
+        self.assertIn("Kernteam", html)
+        self.assertIn(re.search(r"<mailto:([^>?]+)", unsub).group(1), text)
+        self.assertIn("digest maandelijks", text)
+        self.assertLess(len(bytes(msg)), 90 * 1024)
+        os.makedirs(OUTPUT, exist_ok=True)
+        page = os.path.join(OUTPUT, "digest.html")
+        with open(page, "w", encoding="utf-8") as f:
+            f.write(html)
+        self.screenshot(page)
+
+        # The monthly member's own unsubscribe address is a different one.
+        month_msg = self.digests(self.monthly)[0]
+        self.assertNotEqual(str(month_msg["List-Unsubscribe"]), unsub)
+
+    def screenshot(self, page):
+        exe = chromium()
+        if exe is None:
+            self.skipTest("chromium is not installed")
+        profile = tempfile.mkdtemp(prefix="chromium-", dir=self.tmp)
+        shot = os.path.join(OUTPUT, "digest.png")
+        if os.path.exists(shot):
+            os.unlink(shot)
+        base = [exe, "--headless", "--no-sandbox", "--disable-gpu",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                "--user-data-dir=" + profile, "--enable-logging=stderr",
+                "--v=0"]
+        # A phone's width: the mail must read well there.
+        out = subprocess.run(base + ["--window-size=414,1400",
+                                     "--screenshot=" + shot,
+                                     "file://" + page],
+                             capture_output=True, text=True, timeout=120)
+        self.assertTrue(os.path.exists(shot), out.stderr[-2000:])
+        self.assertGreater(os.path.getsize(shot), 5000)
+        dom = subprocess.run(base + ["--dump-dom", "file://" + page],
+                             capture_output=True, text=True, timeout=120)
+        self.assertIn("Zonnepanelen op de school", dom.stdout)
+        errors = [line for line in dom.stderr.splitlines()
+                  if ":CONSOLE" in line or "Uncaught" in line]
+        self.assertEqual(errors, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
