@@ -50,7 +50,8 @@ class Digest(botutest.ServersTestCase):
         self.off = "uit-%s@example.org" % short
         self.conf = self.servers.write_config(
             os.path.join(self.tmp, "botu.conf"),
-            {"list": {"name": "Energie community BoTu"},
+            {"list": {"name": "Energie community BoTu",
+                      "authserv_id": "mx.test.example"},
              "digest": {"schedule": "off"}}, user=self.list)
         self.run_once()
 
@@ -150,6 +151,46 @@ class Digest(botutest.ServersTestCase):
         # The monthly member's own unsubscribe address is a different one.
         month_msg = self.digests(self.monthly)[0]
         self.assertNotEqual(str(month_msg["List-Unsubscribe"]), unsub)
+
+    def test_updates_by_mail(self):
+        kern = "kern-%s" % self.weekly
+        self.botu("members", "add", kern, "--name", "Karin Kern")
+        self.botu("members", "set", kern, "--core")
+        self.botu("members", "add", self.weekly, "--name", "Wim")
+        # The trusted server's verdict on top: published at once.
+        msg = botutest.make_mail(
+            "Karin Kern <%s>" % kern, self.list.replace("@", "+update@"),
+            "Subsidie voor isolatie", "De gemeente geeft weer subsidie.\n"
+            "\nGroet,\nKarin\n",
+            {"Authentication-Results": "mx.test.example; dmarc=pass "
+             "header.from=example.org"})
+        self.deliver(kern, msg, self.list.replace("@", "+update@"))
+        # Without it, in Karin's name: only a code to Karin.
+        forged = botutest.make_mail(
+            "Karin Kern <%s>" % kern, self.list, "[update] Geld",
+            "Maak geld over naar NL00BANK0123456789.\n")
+        self.deliver("mallory@example.net", forged, self.list)
+        self.run_once()
+        self.servers.wait_for_mail(
+            kern, lambda m: "volgende nieuwsbrief" in str(m["Subject"]))
+        code = self.servers.wait_for_mail(
+            kern, lambda m: "Klopt je update" in str(m["Subject"])).msg
+        self.assertIn("NL00BANK", code.get_body(("plain",)).get_content())
+        self.assertIn("Nieuwsbrief #1", self.botu("digest", "send").stdout)
+        self.run_once()
+        issue = self.servers.wait_for_mail(
+            self.weekly, lambda m: "Nieuwsbrief #1" in str(m["Subject"])).msg
+        text = issue.get_body(("plain",)).get_content()
+        self.assertIn("Subsidie voor isolatie", text)
+        self.assertIn("De gemeente geeft weer subsidie.", text)
+        self.assertNotIn("Groet", text)
+        self.assertNotIn("NL00BANK", text, "a forged update never appears")
+
+    def deliver(self, sender, msg, to):
+        mid = re.search(rb"Message-ID: (<[^>]+>)", msg, re.I).group(1)
+        self.servers.send(sender, to, msg)
+        self.servers.wait_for_mail(
+            self.list, lambda m: m["Message-ID"] == mid.decode())
 
     def screenshot(self, page):
         exe = chromium()
