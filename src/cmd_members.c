@@ -7,6 +7,7 @@
 
 #include "botu/addr.h"
 #include "botu/cmd.h"
+#include "botu/digest.h"
 #include "botu/mailout.h"
 #include "botu/members.h"
 #include "botu/notes.h"
@@ -385,6 +386,8 @@ members_forget_cmd(struct cli *cli, int argc, char **argv)
 	rc = members_get(db, argv[optind], &m);
 	if (rc == 1) {
 		rc = notes_forget(db, m.id, &published);
+		if (rc == BOTU_OK)
+			rc = digest_forget_member(db, m.id);
 		member_clear(&m);
 		if (rc == BOTU_OK)
 			rc = members_forget(db, argv[optind], "cli", &m.id,

@@ -109,6 +109,9 @@ add_update(const struct post *p, void *arg)
 	tmpl_set(item, "author", p->name);
 	set_day(f->conf, item, "when", (time_t)p->published_at, f->lang);
 	tmpl_set(item, "body", p->body);
+	/* Whose it is, so botu members forget can take it out again. */
+	if (p->member_id > 0)
+		tmpl_setf(item, "key", "m%lld", (long long)p->member_id);
 	(*f->items)++;
 	return 0;
 }
@@ -214,6 +217,33 @@ digest_collect(struct botu_db *db, const struct botu_conf *conf,
 	if (joined > 0)
 		tmpl_setf(vars, "new_members", "%lld", (long long)joined);
 	return BOTU_OK;
+}
+
+int
+digest_forget_member(struct botu_db *db, int64_t member_id)
+{
+	char key[32], path[64];
+	int rc = BOTU_OK;
+
+	snprintf(key, sizeof(key), "m%lld", (long long)member_id);
+	for (int l = 0; l < LANG_COUNT && rc == BOTU_OK; l++)
+		for (size_t i = 0; i < NELEM(sections) && rc == BOTU_OK;
+		    i++) {
+			sqlite3_stmt *st = db_stmt(db, "UPDATE digests SET "
+			    "content = json_set(content, ?1, (SELECT "
+			    "json_group_array(json(e.value)) FROM "
+			    "json_each(content, ?1) e WHERE "
+			    "json_extract(e.value, '$.key') IS NOT ?2)) "
+			    "WHERE EXISTS (SELECT 1 FROM json_each(content, "
+			    "?1) e WHERE json_extract(e.value, '$.key') = ?2)");
+
+			snprintf(path, sizeof(path), "$.%s.%s",
+			    conf_languages[l], sections[i].list);
+			sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+			rc = db_exec_stmt(db, st);
+		}
+	return rc;
 }
 
 /* ---- making an issue ---- */

@@ -157,6 +157,13 @@ int	digest_preview(struct botu_db *, const struct botu_conf *, time_t now,
 	    const char *email, int monthly, struct tmpl_mail *out, int *items,
 	    char err[BOTU_ERRLEN]);
 
+/*
+ * Takes member_id's notes and updates out of every stored issue (botu
+ * members forget), in the caller's transaction: mails not sent yet no
+ * longer show them, and their words are no longer kept.
+ */
+int	digest_forget_member(struct botu_db *, int64_t member_id);
+
 /* The issues made so far, newest first: a table, or a JSON array. */
 int	digest_write(struct botu_db *, FILE *, int json);
 

@@ -441,6 +441,82 @@ test_golden_monthly(void **state)
 	render_golden(f, made.id, 1, "jan@example.org", "monthly-nl");
 }
 
+/* A note replaced within the month shows once, in its newest version;
+ * the new members of all issues are added up. */
+static void
+test_monthly_edition_merges(void **state)
+{
+	struct fx *f = *state;
+	struct digest_made made;
+	struct member m = { 0 };
+	struct tmpl_mail tm;
+	char err[BOTU_ERRLEN];
+	int64_t a;
+
+	a = member(f, "fatima@example.org", "Fatima", "weekly");
+	(void)member(f, "jan@example.org", "Jan", "monthly");
+	issue(f, T_ISSUE - 7 * DAY, 1, &made);	/* December */
+	note(f, a, "Fatima", "bewoner", "Eerste versie.", T_ISSUE - DAY);
+	issue(f, T_ISSUE, 0, &made);		/* January, monthly */
+	assert_int_equal(made.monthly, 1);
+	assert_int_equal(db_exec(f->db, "UPDATE notes SET status = "
+	    "'replaced'"), BOTU_OK);
+	note(f, a, "Fatima", "bewoner", "Tweede versie.", T_ISSUE + DAY);
+	issue(f, T_ISSUE + 7 * DAY, 0, &made);
+	assert_int_equal(db_exec(f->db, "UPDATE notes SET status = "
+	    "'replaced'"), BOTU_OK);
+	note(f, a, "Fatima", "bewoner", "Derde versie.", T_ISSUE + 8 * DAY);
+	issue(f, T_ISSUE + 14 * DAY, 0, &made);
+	update(f, "Februari", "Nieuw.", "", T_ISSUE + 30 * DAY);
+	issue(f, T_ISSUE + 35 * DAY, 0, &made);	/* February, monthly */
+	assert_int_equal(made.monthly, 1);
+	assert_int_equal(members_get(f->db, "jan@example.org", &m), 1);
+	assert_int_equal(digest_render(f->db, f->conf, made.id, 1, &m, &tm,
+	    err), BOTU_OK);
+	assert_null(strstr(tm.text, "Eerste versie"));	/* in January's */
+	assert_null(strstr(tm.text, "Tweede versie"));	/* replaced */
+	assert_non_null(strstr(tm.text, "Derde versie"));
+	assert_non_null(strstr(tm.text, "PS-noten (1)"));
+	assert_non_null(strstr(tm.text, "Februari"));
+	tmpl_mail_clear(&tm);
+	/* The weekly edition of the same issue: only its own week. */
+	assert_int_equal(digest_render(f->db, f->conf, made.id, 0, &m, &tm,
+	    err), BOTU_OK);
+	assert_null(strstr(tm.text, "Derde versie"));
+	assert_non_null(strstr(tm.text, "Februari"));
+	tmpl_mail_clear(&tm);
+	member_clear(&m);
+}
+
+/* botu members forget: a member's words leave the stored issues. */
+static void
+test_forget_member(void **state)
+{
+	struct fx *f = *state;
+	struct digest_made made;
+	struct tmpl_mail tm;
+	char err[BOTU_ERRLEN];
+	int64_t a;
+
+	fixture(f);
+	a = sql_int(f, "SELECT id FROM members WHERE email = "
+	    "'fatima@example.org'");
+	issue(f, T_ISSUE, 0, &made);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM digests WHERE "
+	    "content LIKE '%warm woont%'"), 1);
+	assert_int_equal(db_begin(f->db), BOTU_OK);
+	assert_int_equal(digest_forget_member(f->db, a), BOTU_OK);
+	assert_int_equal(db_commit(f->db), BOTU_OK);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM digests WHERE "
+	    "content LIKE '%warm woont%'"), 0);
+	assert_int_equal(digest_render(f->db, f->conf, made.id, 0, NULL, &tm,
+	    err), BOTU_OK);
+	assert_null(strstr(tm.text, "warm woont"));
+	assert_non_null(strstr(tm.text, "timmerman"));	/* Jan's stays */
+	assert_non_null(strstr(tm.text, "PS-noten (1)"));
+	tmpl_mail_clear(&tm);
+}
+
 /* t as "YYYY-MM-DD Day HH:MM +ZZZZ" in the list's zone. */
 static void
 show_local(time_t t, char *out, size_t size)
@@ -730,6 +806,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_golden_monthly, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_forget_member, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_monthly_edition_merges,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_schedule_two_years_weekly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schedule_monthly, setup,
