@@ -278,6 +278,48 @@ test_crash_points(void **state)
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM digests"), 2);
 }
 
+/* A crash after rendering, before sending: the row waits, unchanged. */
+static void
+test_crash_while_rendering(void **state)
+{
+	struct fx *f = *state;
+	struct digest_made made;
+	struct outbox_row *rows = NULL;
+	char err[BOTU_ERRLEN];
+	size_t n = 0;
+	pid_t pid;
+	int st = 0;
+
+	fixture(f);
+	issue(f, T_ISSUE, 0, &made);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct botu_db *db;
+
+		setenv("BOTU_CRASH_AT", "digest-render:2", 1);
+		if (db_open(f->path, DB_READWRITE, &db, err) != BOTU_OK ||
+		    outbox_due(db, time(NULL) + 1, 10, &rows, &n) != BOTU_OK)
+			_exit(3);
+		for (size_t i = 0; i < n; i++)
+			(void)digest_render_row(db, f->conf, &rows[i], err);
+		_exit(4);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGABRT);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM outbox WHERE "
+	    "status = 'queued' AND body IS NULL AND digest_id IS NOT NULL"),
+	    2);
+	assert_int_equal(outbox_due(f->db, time(NULL) + 1, 10, &rows, &n),
+	    BOTU_OK);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(digest_render_row(f->db, f->conf, &rows[i],
+		    err), BOTU_OK);
+	outbox_rows_free(rows, n);
+}
+
 static char *
 slurp_or_null(const char *path)
 {
@@ -672,6 +714,11 @@ test_size_and_same_bytes(void **state)
 		    err), BOTU_OK);
 		assert_true(rows[i].len < DIGEST_MAX_BYTES);
 		assert_true(rows[i].len > 20000);
+		/* Shortened to fit, and the reader is told so. */
+		assert_non_null(strstr(rows[i].data, "korter gemaakt"));
+		if (i == 0)
+			print_message("digest with 80 notes: %zu octets\n",
+			    rows[i].len);
 		assert_non_null(strstr(rows[i].data,
 		    "Auto-Submitted: auto-generated"));
 		assert_non_null(strstr(rows[i].data, "List-Unsubscribe:"));
@@ -800,6 +847,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_crash_while_rendering,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_golden_fixture, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_golden_escaping, setup,
