@@ -1176,9 +1176,14 @@ digest_rhythm_of(const char *text)
 		else if (*p == ':' || *p == '.' || *p == '!' || *p == ',' ||
 		    *p == '"' || *p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
-	/* Exactly two words: the name of the mail, then the rhythm. */
+	/* Exactly two words: the name of the mail, then the rhythm (after
+	 * "Re:" and the like). */
 	for (w = strtok_r(copy, " ", &save); w != NULL;
 	    w = strtok_r(NULL, " ", &save)) {
+		if (words == 0 && (strcmp(w, "re") == 0 ||
+		    strcmp(w, "aw") == 0 || strcmp(w, "antw") == 0 ||
+		    strcmp(w, "fw") == 0 || strcmp(w, "fwd") == 0))
+			continue;
 		words++;
 		if (words == 1)
 			named = strcmp(w, "digest") == 0 ||

@@ -779,6 +779,9 @@ test_rhythm_words(void **state)
 	assert_string_equal(digest_rhythm_of("digest weekly"), "weekly");
 	assert_string_equal(digest_rhythm_of("newsletter off"), "off");
 	assert_string_equal(digest_rhythm_of("digest monthly"), "monthly");
+	assert_string_equal(digest_rhythm_of("Re: digest uit"), "off");
+	assert_string_equal(digest_rhythm_of("RE: AW: Digest Monthly"),
+	    "monthly");
 	assert_null(digest_rhythm_of("digest"));
 	assert_null(digest_rhythm_of("digest maandelijks graag niet"));
 	assert_null(digest_rhythm_of("afmelden"));
