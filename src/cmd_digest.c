@@ -143,7 +143,7 @@ send_cmd(struct cli *cli, int argc, char **argv)
 	if (made.id == 0)
 		printf("nothing happened since the last issue: none made\n");
 	else
-		printf("Nieuwsbrief #%d: %d item%s, queued for %d member%s%s\n",
+		printf("digest #%d: %d item%s, queued for %d member%s%s\n",
 		    made.number, made.items, made.items == 1 ? "" : "s",
 		    made.rows, made.rows == 1 ? "" : "s", made.monthly ?
 		    " (with the monthly edition)" : "");

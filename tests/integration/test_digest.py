@@ -106,7 +106,7 @@ class Digest(botutest.ServersTestCase):
                   "--name", "Kernteam", stdin="De school zegt ja!\n\n"
                   "We zoeken drie mensen voor de werkgroep.\n")
         out = self.botu("digest", "send").stdout
-        self.assertIn("Nieuwsbrief #1", out)
+        self.assertIn("digest #1:", out)
         self.run_once()
         first = self.servers.wait_for_mail(
             self.weekly, lambda m: "Nieuwsbrief #1" in str(m["Subject"]))
@@ -115,7 +115,7 @@ class Digest(botutest.ServersTestCase):
         # Issue 2 in the same month: the weekly member only.
         month = time.localtime().tm_mon
         self.botu("post", "--subject", "Klusdag", stdin="Zaterdag!\n")
-        self.assertIn("Nieuwsbrief #2", self.botu("digest", "send").stdout)
+        self.assertIn("digest #2:", self.botu("digest", "send").stdout)
         self.run_once()
         self.servers.wait_for_mail(
             self.weekly, lambda m: "Nieuwsbrief #2" in str(m["Subject"]))
@@ -176,7 +176,7 @@ class Digest(botutest.ServersTestCase):
         code = self.servers.wait_for_mail(
             kern, lambda m: "Klopt je update" in str(m["Subject"])).msg
         self.assertIn("NL00BANK", code.get_body(("plain",)).get_content())
-        self.assertIn("Nieuwsbrief #1", self.botu("digest", "send").stdout)
+        self.assertIn("digest #1:", self.botu("digest", "send").stdout)
         self.run_once()
         issue = self.servers.wait_for_mail(
             self.weekly, lambda m: "Nieuwsbrief #1" in str(m["Subject"])).msg
