@@ -11,6 +11,7 @@ build/test-output/digest.png for people to look at.
 
 Each test has its own list address (its own mailbox and database).
 """
+import datetime
 import email.utils
 import json
 import os
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import unittest
+import zoneinfo
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 import botutest  # noqa: E402
@@ -29,6 +31,28 @@ OUTPUT = os.path.join(botutest.REPO, "build", "test-output")
 ASAN_BIN = os.path.join(botutest.REPO, "build-asan", "botu")
 BOTU_BIN = os.environ.get("BOTU_BIN") or (
     ASAN_BIN if os.access(ASAN_BIN, os.X_OK) else botutest.BOTU_BIN)
+
+
+TZ = zoneinfo.ZoneInfo("Europe/Amsterdam")
+# libfaketime, preloaded directly (as test_ops_daemon.py does it).
+FAKETIME = next((p for p in (
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/faketime/libfaketimeMT.so.1") if os.path.exists(p)), None)
+
+
+def fake_env(fake):
+    """The environment for a botu whose clock starts at fake."""
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = FAKETIME
+    env["FAKETIME"] = fake.astimezone(datetime.timezone.utc).strftime(
+        "@%Y-%m-%d %H:%M:%S")
+    env["TZ"] = "UTC"
+    env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+    opts = env.get("ASAN_OPTIONS", "")
+    env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + \
+        "verify_asan_link_order=0"
+    return env
 
 
 def chromium():
@@ -58,10 +82,11 @@ class Digest(botutest.ServersTestCase):
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def botu(self, *args, check=True, stdin=None):
+    def botu(self, *args, check=True, stdin=None, fake=None):
         out = subprocess.run([BOTU_BIN, "-c", self.conf] + list(args),
                              capture_output=True, text=True, timeout=120,
-                             input=stdin)
+                             input=stdin, env=fake_env(fake) if fake
+                             else None)
         if check and out.returncode != 0:
             self.fail("botu %s: exit %d\n%s%s" % (" ".join(args),
                       out.returncode, out.stdout, out.stderr))
@@ -185,6 +210,52 @@ class Digest(botutest.ServersTestCase):
         self.assertIn("De gemeente geeft weer subsidie.", text)
         self.assertNotIn("Groet", text)
         self.assertNotIn("NL00BANK", text, "a forged update never appears")
+
+    def test_schedule_through_the_daemon(self):
+        if FAKETIME is None:
+            self.skipTest("libfaketime is not installed")
+        self.servers.write_config(
+            self.conf, {"list": {"name": "Energie community BoTu"},
+                        "digest": {"schedule": "mon 09:00"}},
+            user=self.list)
+        self.botu("members", "add", self.weekly, "--name", "Wim")
+
+        # The test servers' certificates last a month from now: a Monday
+        # 3 to 9 days ahead, at 09:00 in the list's zone.
+        now = datetime.datetime.now(TZ)
+        day = (now + datetime.timedelta(days=3)).date()
+        day += datetime.timedelta(days=(7 - day.weekday()) % 7)
+
+        def at(days, hour, minute=0):
+            d = day + datetime.timedelta(days=days)
+            return datetime.datetime(d.year, d.month, d.day, hour, minute,
+                                     tzinfo=TZ)
+        # The first start only records when the schedule began.
+        self.botu("run", "--once", fake=at(-2, 10))
+        self.botu("post", "--subject", "Nieuwjaarsborrel",
+                  stdin="Zaterdag in het buurthuis.\n", fake=at(-1, 12))
+        self.botu("run", "--once", fake=at(0, 8, 59))
+        self.assertEqual(json.loads(self.botu("digest", "list",
+                                              "--json").stdout), [])
+        # Down over two Mondays: one issue when botu runs again.
+        out = self.botu("run", "--once", fake=at(9, 10))
+        self.assertIn("digest #1", out.stderr)
+        self.botu("run", "--once", fake=at(9, 10, 20))
+        issues = json.loads(self.botu("digest", "list", "--json").stdout)
+        self.assertEqual([i["number"] for i in issues], [1])
+        got = self.servers.wait_for_mail(
+            self.weekly, lambda m: "Nieuwsbrief #1" in str(m["Subject"]))
+        self.assertIn("Nieuwjaarsborrel",
+                      got.msg.get_body(("plain",)).get_content())
+        # Dated when it was made (faketime runs on from its start).
+        made = email.utils.parsedate_to_datetime(str(got.msg["Date"]))
+        self.assertLess(abs((made - at(9, 10)).total_seconds()), 120)
+        self.servers.wait_queue_empty()
+        self.assertEqual(len(self.digests(self.weekly)), 1)
+        # The next Monday: nothing new, so no issue.
+        self.botu("run", "--once", fake=at(14, 9, 1))
+        self.assertEqual(len(json.loads(self.botu(
+            "digest", "list", "--json").stdout)), 1)
 
     def deliver(self, sender, msg, to):
         mid = re.search(rb"Message-ID: (<[^>]+>)", msg, re.I).group(1)
