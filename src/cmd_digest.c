@@ -1,4 +1,4 @@
-/* cmd_digest.c - botu digest preview|send|list, and botu post */
+/* cmd_digest.c - botu digest preview|send|list, botu post, botu updates */
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -276,4 +276,136 @@ cmd_post(struct cli *cli, int argc, char **argv)
 	printf("update %lld is published; it goes out with the next digest\n",
 	    (long long)id);
 	return EX_OK;
+}
+
+static const char usage_updates[] =
+    "usage: botu updates list [--json] [--status STATUS]\n"
+    "       botu updates approve ID\n"
+    "       botu updates reject ID [--reason TEXT]\n";
+
+static const char usage_updates_list[] =
+    "usage: botu updates list [--json] [--status STATUS]\n"
+    "  Lists the updates, newest first. STATUS: unconfirmed (by the\n"
+    "  sender), pending (for a moderator), published, rejected.\n";
+
+static const char usage_updates_approve[] =
+    "usage: botu updates approve ID\n"
+    "  Publishes an update that waits for a moderator, as a moderator's\n"
+    "  \"akkoord\" would: the sender is told.\n";
+
+static const char usage_updates_reject[] =
+    "usage: botu updates reject ID [--reason TEXT]\n"
+    "  Rejects an update that waits for a moderator; the sender gets a\n"
+    "  kind mail with TEXT as the reason.\n";
+
+static int
+updates_list_cmd(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_HELP,
+		{ "json", no_argument, NULL, 'j' },
+		{ "status", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *status = NULL;
+	int json = 0, ch, code = EX_OK;
+	struct botu_db *db;
+
+	while ((ch = cli_getopt(argc, argv, "h", opts, usage_updates_list,
+	    &code)) != -1) {
+		if (ch == '?')
+			return code;
+		if (ch == 'j')
+			json = 1;
+		else if (ch == 's')
+			status = optarg;
+	}
+	if (optind != argc)
+		return cli_fail(EX_USAGE, "%s", usage_updates_list);
+	if (status != NULL && !posts_valid_status(status))
+		return cli_fail(EX_USAGE, "no update status '%s' (see botu "
+		    "updates list --help)", status);
+	if ((db = cli_db(cli, &code)) == NULL)
+		return code;
+	if (posts_write(db, stdout, json, status) != BOTU_OK)
+		return cli_fail(EX_SOFTWARE, "%s", db_errmsg(db));
+	return EX_OK;
+}
+
+/* A moderator's decision from the command line, in one transaction. */
+static int
+updates_decide(struct cli *cli, int argc, char **argv, int approve)
+{
+	static const struct option reject_opts[] = {
+		CLI_OPT_HELP,
+		{ "reason", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option approve_opts[] = {
+		CLI_OPT_HELP,
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *usage = approve ? usage_updates_approve :
+	    usage_updates_reject;
+	const char *reason = NULL;
+	char err[BOTU_ERRLEN] = "";
+	int ch, code = EX_OK, rc;
+	struct botu_db *db;
+	long long id;
+
+	while ((ch = cli_getopt(argc, argv, "h", approve ? approve_opts :
+	    reject_opts, usage, &code)) != -1) {
+		if (ch == '?')
+			return code;
+		reason = optarg;
+	}
+	if (optind + 1 != argc)
+		return cli_fail(EX_USAGE, "%s", usage);
+	if (str_to_int(argv[optind], 1, INT64_MAX, &id) < 0)
+		return cli_fail(EX_USAGE, "'%s' is not an update number",
+		    argv[optind]);
+	if (cli_conf(cli, &code) == NULL || (db = cli_db(cli, &code)) == NULL)
+		return code;
+	if (db_begin(db) != BOTU_OK)
+		return cli_fail(EX_TEMPFAIL, "%s", db_errmsg(db));
+	rc = approve ? posts_approve(db, cli->conf, (int64_t)id, "cli", NULL,
+	    err) : posts_reject(db, cli->conf, (int64_t)id, "cli", reason,
+	    NULL, err);
+	if (rc == BOTU_OK && db_commit(db) != BOTU_OK) {
+		snprintf(err, sizeof(err), "%s", db_errmsg(db));
+		rc = BOTU_ETEMP;
+	}
+	if (rc != BOTU_OK) {
+		db_rollback(db);
+		return cli_fail(cli_exit_code(rc), "%s", err);
+	}
+	printf("update %lld %s; the sender's mail goes with the next botu "
+	    "run or botu outbox flush\n", id, approve ? "is published" :
+	    "is rejected");
+	return EX_OK;
+}
+
+static int
+updates_approve_cmd(struct cli *cli, int argc, char **argv)
+{
+	return updates_decide(cli, argc, argv, 1);
+}
+
+static int
+updates_reject_cmd(struct cli *cli, int argc, char **argv)
+{
+	return updates_decide(cli, argc, argv, 0);
+}
+
+int
+cmd_updates(struct cli *cli, int argc, char **argv)
+{
+	static const struct cli_sub subs[] = {
+		{ "list", updates_list_cmd },
+		{ "approve", updates_approve_cmd },
+		{ "reject", updates_reject_cmd },
+		{ NULL, NULL },
+	};
+
+	return cli_dispatch(cli, argc, argv, subs, usage_updates);
 }

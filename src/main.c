@@ -42,6 +42,7 @@ static const struct command commands[] = {
 	{ "notes", cmd_notes, "list, show, approve and reject PS notes" },
 	{ "waaier", cmd_waaier, "all published PS notes as one page" },
 	{ "post", cmd_post, "an update for the next digest" },
+	{ "updates", cmd_updates, "list, approve and reject updates" },
 	{ "digest", cmd_digest, "preview, send and list the digest" },
 	{ "outbox", cmd_outbox, "list, retry, drop or flush outgoing mail" },
 	{ "backup", cmd_backup, "copy the database, also while botu runs" },

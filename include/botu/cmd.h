@@ -64,5 +64,6 @@ int	cmd_waaier(struct cli *, int argc, char **argv);
 int	cmd_backup(struct cli *, int argc, char **argv);
 int	cmd_digest(struct cli *, int argc, char **argv);
 int	cmd_post(struct cli *, int argc, char **argv);
+int	cmd_updates(struct cli *, int argc, char **argv);
 
 #endif
