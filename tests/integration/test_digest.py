@@ -211,6 +211,32 @@ class Digest(botutest.ServersTestCase):
         self.assertNotIn("Groet", text)
         self.assertNotIn("NL00BANK", text, "a forged update never appears")
 
+        # An ordinary member: confirms by replying, then waits for a
+        # moderator (here the organiser, with the command).
+        self.mail(self.weekly, "[update] Buurtfeest", "Kom allemaal!\n")
+        self.run_once()
+        ask = self.servers.wait_for_mail(
+            self.weekly, lambda m: "Klopt je update" in str(m["Subject"])).msg
+        addr = email.utils.parseaddr(str(ask["Reply-To"]))[1]
+        reply = botutest.make_mail(self.weekly, addr, "Re: " +
+                                   str(ask["Subject"]), "Ja, klopt.\n")
+        self.deliver(self.weekly, reply, addr)
+        self.run_once()
+        pending = json.loads(self.botu("updates", "list", "--json",
+                                       "--status", "pending").stdout)
+        self.assertEqual([u["subject"] for u in pending], ["Buurtfeest"])
+        # Waiting for a moderator is not published.
+        self.assertIn("none made", self.botu("digest", "send").stdout)
+        self.botu("updates", "approve", str(pending[0]["id"]))
+        self.assertIn("digest #2:", self.botu("digest", "send").stdout)
+        self.run_once()
+        self.servers.wait_for_mail(
+            self.weekly, lambda m: "volgende nieuwsbrief" in str(m["Subject"]))
+        second = self.servers.wait_for_mail(
+            self.weekly, lambda m: "Nieuwsbrief #2" in str(m["Subject"])).msg
+        self.assertIn("Kom allemaal!",
+                      second.get_body(("plain",)).get_content())
+
     def test_schedule_through_the_daemon(self):
         if FAKETIME is None:
             self.skipTest("libfaketime is not installed")
