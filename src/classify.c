@@ -40,6 +40,7 @@ static const char *const intent_names[] = {
 	[INTENT_PAUSE] = "pause",
 	[INTENT_RESUME] = "resume",
 	[INTENT_ADDRESS] = "address",
+	[INTENT_DIGEST] = "digest",
 };
 
 const char *
@@ -213,6 +214,10 @@ static const struct phrase phrases[] = {
 	    "terug)( graag| alsjeblieft| aub)?" },
 	{ INTENT_RESUME, LANG_EN, "(please )?(resume|unpause)( my)?"
 	    "( (mail|mails|updates|digest|membership))?( please)?" },
+	/* The digest's rhythm (digest_rhythm_of() reads the word) */
+	{ INTENT_DIGEST, LANG_NL, "(digest|nieuwsbrief) (wekelijks|"
+	    "maandelijks|uit)" },
+	{ INTENT_DIGEST, LANG_EN, "(digest|newsletter) (weekly|monthly|off)" },
 };
 
 /* Whole subjects only (never bodies): help and notes. */

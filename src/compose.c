@@ -862,20 +862,44 @@ leaf_new(struct buf *e, const char *ctype, const char *disposition,
 	free(text);
 }
 
+/* Letters, digits and dots of s, at most 40 (RFC 2046 bchars; <= 70). */
+static char *
+bchars_new(const char *s)
+{
+	struct buf b;
+
+	buf_init(&b);
+	for (; *s != '\0' && b.len < 40; s++)
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '.')
+			buf_addc(&b, *s);
+	return buf_detach(&b);
+}
+
 /*
  * RFC 2046 §5.1.1: a boundary that occurs in no part. "=_" cannot occur
  * in quoted-printable (an "=" is followed by hex digits or a line break)
- * nor in base64 (no "_"), so the check is belt and braces.
+ * nor in base64 (no "_"), so the check is belt and braces. base (may be
+ * NULL) makes it the same every time: "=_<base>.<subtype>", then a
+ * counter should it occur.
  */
 static char *
-boundary_new(const struct buf *parts, size_t n)
+boundary_new(const struct buf *parts, size_t n, const char *base,
+    const char *subtype)
 {
 	char *t, *bnd;
 	size_t i;
+	int tries = 0;
 
 	for (;;) {
-		t = token_new(TOKEN_BITS);
-		bnd = xasprintf("=_%s", t);
+		t = base != NULL ? bchars_new(base) : token_new(TOKEN_BITS);
+		if (base == NULL)
+			bnd = xasprintf("=_%s", t);
+		else if (tries == 0)
+			bnd = xasprintf("=_%s.%s", t, subtype);
+		else
+			bnd = xasprintf("=_%s.%s%d", t, subtype, tries);
+		tries++;
 		free(t);
 		for (i = 0; i < n; i++)
 			if (memmem(parts[i].s, parts[i].len, bnd,
@@ -894,9 +918,9 @@ boundary_new(const struct buf *parts, size_t n)
  */
 static void
 multipart_new(struct buf *e, const char *subtype, struct buf *parts,
-    size_t n)
+    size_t n, const char *base)
 {
-	char *bnd = boundary_new(parts, n);
+	char *bnd = boundary_new(parts, n, base, subtype);
 
 	buf_init(e);
 	buf_addf(e, "Content-Type: multipart/%s;\r\n boundary=\"%s\"\r\n\r\n",
@@ -937,7 +961,7 @@ alternative_new(struct buf *e, const struct outgoing *o)
 	if (n == 1)
 		*e = alt[0];
 	else
-		multipart_new(e, "alternative", alt, n);
+		multipart_new(e, "alternative", alt, n, o->boundary);
 	free(alt);
 }
 
@@ -960,7 +984,7 @@ body_new(struct buf *e, const struct outgoing *o)
 	if (n == 1)
 		*e = mix[0];
 	else
-		multipart_new(e, "mixed", mix, n);
+		multipart_new(e, "mixed", mix, n, o->boundary);
 	free(mix);
 }
 

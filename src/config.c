@@ -139,7 +139,8 @@ static const struct conf_key keys[] = {
 
 	STRC("digest", "schedule", digest.schedule, "mon 09:00",
 	    check_schedule,
-	    "weekly (mon 09:00) or monthly (day 1 09:00), list time zone"),
+	    "weekly (mon 09:00), monthly (day 1 09:00) or off; list time "
+	    "zone"),
 	BOOL("digest", "send_empty", digest.send_empty, "no",
 	    "send a digest also when nothing happened"),
 
@@ -233,6 +234,8 @@ check_schedule(const char *v, char *err, size_t errlen)
 	char word[8];
 	int day, hh, mm, n = 0;
 
+	if (strcmp(v, "off") == 0)
+		return 0;
 	if (sscanf(v, "day %d %d:%d%n", &day, &hh, &mm, &n) == 3 &&
 	    v[n] == '\0' && day >= 1 && day <= 28 && hh >= 0 && hh < 24 &&
 	    mm >= 0 && mm < 60)
@@ -243,8 +246,8 @@ check_schedule(const char *v, char *err, size_t errlen)
 		for (size_t i = 0; i < NELEM(days); i++)
 			if (strcmp(word, days[i]) == 0)
 				return 0;
-	snprintf(err, errlen, "schedule '%s' is not 'mon 09:00' (weekly) or "
-	    "'day 1 09:00' (monthly, day 1 to 28)", v);
+	snprintf(err, errlen, "schedule '%s' is not 'mon 09:00' (weekly), "
+	    "'day 1 09:00' (monthly, day 1 to 28) or 'off'", v);
 	return -1;
 }
 

@@ -13,6 +13,7 @@
 #include "botu/daemon.h"
 #include "botu/db.h"
 #include "botu/deliver.h"
+#include "botu/digest.h"
 #include "botu/handle.h"
 #include "botu/intake.h"
 #include "botu/log.h"
@@ -292,6 +293,7 @@ struct run {
 	struct sender		 s;
 	time_t			 summary_next;	/* 0: not planned */
 	time_t			 meetings_next;	/* 0: at once */
+	time_t			 digest_next;	/* 0: not planned */
 };
 
 /* Opens the store, starts delivery and intake for r->conf. */
@@ -311,6 +313,7 @@ run_start(struct run *r, struct botu_db *db)
 	r->in = intake_new(r->conf, r->db, &h, &io);
 	r->summary_next = 0;
 	r->meetings_next = 0;
+	r->digest_next = 0;
 	return 0;
 }
 
@@ -397,6 +400,25 @@ meetings_pass(struct run *r)
 		r->meetings_next = next;
 }
 
+/* The digest, when [digest] schedule says it is due (digest.h). */
+static void
+digest_pass(struct run *r)
+{
+	char err[BOTU_ERRLEN];
+	int queued;
+
+	if (r->digest_next != 0 && time(NULL) < r->digest_next)
+		return;
+	if (digest_tick(r->db, r->conf, time(NULL), &queued,
+	    &r->digest_next, err) != BOTU_OK) {
+		log_warnx("%s", err);
+		r->digest_next = time(NULL) + 300;
+		return;
+	}
+	if (queued > 0 && r->s.d != NULL)
+		sender_kick(&r->s);
+}
+
 /* What else a new configuration must pass before botu takes it. */
 static int
 conf_usable(const struct botu_conf *c, const struct daemon_options *o,
@@ -465,6 +487,8 @@ wait_limit(const struct run *r)
 
 	if (r->meetings_next != 0 && (next == 0 || r->meetings_next < next))
 		next = r->meetings_next;
+	if (r->digest_next != 0 && (next == 0 || r->digest_next < next))
+		next = r->digest_next;
 	if (next == 0 || next - now >= IDLE_MAX)
 		return IDLE_MAX;
 	return next > now ? (int)(next - now) : 1;
@@ -491,10 +515,11 @@ loop(struct run *r)
 		}
 		if (rc != BOTU_OK && !o->dry_run)
 			note_problem(r, rc, err, backoff);
-		if (!o->dry_run && !stop_flag)
+		if (!o->dry_run && !stop_flag) {
 			summary_pass(r);
-		if (!o->dry_run && !stop_flag)
 			meetings_pass(r);
+			digest_pass(r);
+		}
 		/* Whatever this cycle queued goes out now. */
 		if (r->s.d != NULL)
 			sender_kick(&r->s);

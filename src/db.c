@@ -9,7 +9,7 @@
 #include "botu/util.h"
 
 #define BUSY_TIMEOUT_MS 10000
-#define STMT_CACHE 128
+#define STMT_CACHE 512	/* every module's statements on one connection */
 
 struct stmt_slot {
 	const char	*sql;
@@ -322,6 +322,58 @@ static const char *const migrations[] = {
 	"  DEFAULT 0;"
 	"CREATE INDEX events_pseudo ON events(pseudonymised, at);"
 	"ALTER TABLE outbox ADD COLUMN purged_at INTEGER;",
+
+	/*
+	 * 10: updates and the digest. An update (a post) waits for its
+	 * sender's code (unconfirmed) or a moderator (pending) before it is
+	 * published; codes of its own, as the notes have. Each digest issue
+	 * is stored once, with what it says in each language (content,
+	 * JSON); a member's outbox row points to it (digest_id, body NULL)
+	 * and is rendered when it is sent. One row per member per issue.
+	 */
+	"CREATE TABLE posts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  member_id INTEGER REFERENCES members(id) ON DELETE CASCADE,"
+	"  author TEXT NOT NULL DEFAULT '' COLLATE NOCASE,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  subject TEXT NOT NULL DEFAULT '',"
+	"  body TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN ('unconfirmed', 'pending',"
+	"    'published', 'rejected')),"
+	"  message_id TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  confirmed_at INTEGER,"
+	"  published_at INTEGER,"
+	"  decided_by TEXT,"
+	"  reason TEXT"
+	") STRICT;"
+	"CREATE INDEX posts_status ON posts(status, published_at);"
+	"CREATE INDEX posts_member ON posts(member_id);"
+	"CREATE TABLE post_tokens ("
+	"  token TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('author', 'moderator')),"
+	"  post_id INTEGER NOT NULL REFERENCES posts(id) ON DELETE CASCADE,"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at INTEGER"
+	") STRICT;"
+	"CREATE INDEX post_tokens_post ON post_tokens(post_id);"
+	"CREATE TABLE digests ("
+	"  id INTEGER PRIMARY KEY,"
+	"  number INTEGER NOT NULL UNIQUE,"
+	"  period_start INTEGER NOT NULL,"
+	"  period_end INTEGER NOT NULL,"
+	"  month_from INTEGER,"
+	"  items INTEGER NOT NULL DEFAULT 0,"
+	"  content TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	") STRICT;"
+	"ALTER TABLE outbox ADD COLUMN digest_id INTEGER"
+	"  REFERENCES digests(id);"
+	"CREATE UNIQUE INDEX outbox_digest ON outbox(digest_id, member_id)"
+	"  WHERE digest_id IS NOT NULL;",
 };
 
 int

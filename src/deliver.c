@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "botu/deliver.h"
+#include "botu/digest.h"
 #include "botu/log.h"
 #include "botu/outbox.h"
 #include "botu/score.h"
@@ -438,12 +439,54 @@ run_batch(struct deliver *d, struct outbox_row *rows, size_t n,
 	}
 }
 
+/*
+ * A digest row has no body: the issue is rendered for its member now
+ * (digest.h), the same bytes each time. A member who may not get it any
+ * more is dropped; a row that cannot be rendered waits as after a
+ * temporary failure. Rows that stay keep their order in rows; *n shrinks.
+ */
+static void
+render_digests(struct deliver *d, struct outbox_row *rows, size_t *n,
+    time_t now)
+{
+	char err[BOTU_ERRLEN];
+	size_t i, k = 0;
+	int rc;
+
+	for (i = 0; i < *n; i++) {
+		if (rows[i].data == NULL && rows[i].digest_id > 0) {
+			err[0] = '\0';
+			rc = digest_render_row(d->db, d->conf, &rows[i], err);
+			if (rc == BOTU_EPERM) {
+				log_info("outbox %lld: not sent: %s",
+				    (long long)rows[i].id, err);
+				(void)outbox_skip(d->db, rows[i].id, err);
+			} else if (rc != BOTU_OK) {
+				log_warnx("outbox %lld: %s",
+				    (long long)rows[i].id, err);
+				(void)outbox_retry_later(d->db, rows[i].id,
+				    now, 0, err, 1);
+			}
+			if (rc != BOTU_OK) {
+				outbox_row_clear(&rows[i]);
+				continue;
+			}
+		}
+		if (k != i) {
+			rows[k] = rows[i];
+			memset(&rows[i], 0, sizeof(rows[i]));
+		}
+		k++;
+	}
+	*n = k;
+}
+
 int
 deliver_once(struct deliver *d, struct deliver_report *r, time_t *next)
 {
 	struct outbox_row *rows = NULL;
 	time_t now = time(NULL), until, due;
-	size_t n = 0;
+	size_t n = 0, total;
 	int allowed;
 
 	memset(r, 0, sizeof(*r));
@@ -470,9 +513,11 @@ deliver_once(struct deliver *d, struct deliver_report *r, time_t *next)
 		outbox_rows_free(rows, n);
 		return BOTU_OK;
 	}
+	total = n;
+	render_digests(d, rows, &n, now);
 	if (n > 0)
 		run_batch(d, rows, n, r);
-	outbox_rows_free(rows, n);
+	outbox_rows_free(rows, total);
 	if (r->paused) {
 		deliver_paused(d->db, r->reason, next);
 		return BOTU_OK;

@@ -10,14 +10,16 @@
 #include "botu/bounce.h"
 #include "botu/confirm.h"
 #include "botu/dates.h"
+#include "botu/digest.h"
 #include "botu/handle.h"
 #include "botu/log.h"
 #include "botu/mailout.h"
 #include "botu/meetings.h"
 #include "botu/members.h"
 #include "botu/notes.h"
-#include "botu/rsvp.h"
+#include "botu/posts.h"
 #include "botu/retention.h"
+#include "botu/rsvp.h"
 #include "botu/score.h"
 #include "botu/selfservice.h"
 #include "botu/util.h"
@@ -274,6 +276,40 @@ notes_code(struct ctx *x)
 	return notes_on_token(&nm);
 }
 
+/* What one handled mail gives the updates module. */
+static void
+posts_ctx(struct ctx *x, struct posts_mail *pm)
+{
+	memset(pm, 0, sizeof(*pm));
+	pm->conf = x->conf;
+	pm->db = x->db;
+	pm->msg = x->msg;
+	pm->c = x->c;
+	pm->sender = x->known ? &x->m : NULL;
+	pm->dry = x->dry;
+	pm->d = x->d;
+	pm->err = x->err;
+}
+
+/* A code of the updates' own: 1 when it was one, 0 when not, or error. */
+static int
+posts_code(struct ctx *x)
+{
+	struct posts_mail pm;
+
+	posts_ctx(x, &pm);
+	return posts_on_token(&pm);
+}
+
+static int
+update(struct ctx *x)
+{
+	struct posts_mail pm;
+
+	posts_ctx(x, &pm);
+	return posts_on_update(&pm);
+}
+
 static int subscribe(struct ctx *);
 
 /* ---- a member's own data (selfservice.c does the work) ---- */
@@ -366,6 +402,25 @@ note_other(struct ctx *x)
 	}
 }
 
+/* ---- the digest's rhythm ---- */
+
+static int
+rhythm(struct ctx *x)
+{
+	struct digest_mail dm = {
+		.conf = x->conf,
+		.db = x->db,
+		.msg = x->msg,
+		.c = x->c,
+		.sender = x->known ? &x->m : NULL,
+		.dry = x->dry,
+		.d = x->d,
+		.err = x->err,
+	};
+
+	return digest_on_rhythm(&dm);
+}
+
 /* ---- confirmation ---- */
 
 static int
@@ -443,6 +498,8 @@ confirm(struct ctx *x)
 	if (rc == 0 && (rc = notes_code(x)) != 0)
 		return rc < 0 ? rc : BOTU_OK;
 	if (rc == 0 && (rc = self_code(x)) != 0)
+		return rc < 0 ? rc : BOTU_OK;
+	if (rc == 0 && (rc = posts_code(x)) != 0)
 		return rc < 0 ? rc : BOTU_OK;
 	if (rc == 0) {
 		decide(x, 0, "no such confirmation code",
@@ -653,30 +710,18 @@ rsvp(struct ctx *x)
 
 /* ---- the decision ---- */
 
-static const char *
-later_reason(enum intent i)
-{
-	switch (i) {
-	case INTENT_UPDATE:
-		return "updates are not handled by this version yet";
-	default:
-		return NULL;
-	}
-}
-
 static int
 dispatch(struct ctx *x)
 {
 	enum intent i = x->c->intent;
-	const char *later = later_reason(i);
 
 	if (i == INTENT_BOUNCE)
 		return bounce(x);
 	/* Before the From check: a REPLY is never answered. */
 	if (i == INTENT_RSVP)
 		return rsvp(x);
-	if (i == INTENT_LEAVE_ALONE || i == INTENT_AUTOMATIC || later) {
-		decide(x, 0, later, "leave it for a person%s",
+	if (i == INTENT_LEAVE_ALONE || i == INTENT_AUTOMATIC) {
+		decide(x, 0, NULL, "leave it for a person%s",
 		    i == INTENT_AUTOMATIC ? " and never answer it" : "");
 		return BOTU_OK;
 	}
@@ -709,6 +754,10 @@ dispatch(struct ctx *x)
 	case INTENT_RESUME:
 	case INTENT_ADDRESS:
 		return self_service(x);
+	case INTENT_DIGEST:
+		return rhythm(x);
+	case INTENT_UPDATE:
+		return update(x);
 	default:
 		decide(x, 0, NULL, "leave it for a person");
 		return BOTU_OK;

@@ -1345,78 +1345,70 @@ meetings_free(struct meeting *v, size_t n)
 	free(v);
 }
 
-static int
-digest_upcoming(struct botu_db *db, const struct botu_conf *conf,
-    const char *lang, time_t until, struct tmpl_vars *vars, int *n)
+/*
+ * The digest's "meetings" section (digest_fill_fn): the planned meetings
+ * that start after to. Only those planned in (from, to] are news that
+ * make an issue worth sending; the others are a reminder.
+ */
+int
+meetings_digest_upcoming(struct botu_db *db, const struct botu_conf *conf,
+    time_t from, time_t to, const char *lang, struct tmpl_vars *vars,
+    int *items)
 {
 	sqlite3_stmt *st = db_stmt(db, "SELECT " MEETING_COLUMNS
-	    " FROM meetings WHERE status = 'planned' AND start_at >= ? "
+	    " FROM meetings WHERE status = 'planned' AND start_at > ? "
 	    "ORDER BY start_at, id LIMIT ?");
 	struct tmpl_vars *item;
 	struct meeting m;
+	char when[96];
 	int rc;
 
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)until);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)to);
 	sqlite3_bind_int(st, 2, DIGEST_MAX);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		meeting_from_row(st, &m);
 		item = tmpl_add_item(vars, "meetings");
-		tmpl_set(item, "meeting_title", m.title);
-		set_when(item, conf, &m, lang, "meeting_when",
-		    "meeting_until");
+		tmpl_set(item, "title", m.title);
+		date_format(m.start_at, conf->list.timezone, lang, DATE_LONG,
+		    when, sizeof(when));
+		tmpl_set(item, "when", when);
 		if (m.location[0] != '\0')
-			tmpl_set(item, "meeting_location", m.location);
-		if (strcmp(m.audience, "core") == 0)
-			tmpl_set(item, "meeting_core", "yes");
+			tmpl_set(item, "where", m.location);
+		if (m.created_at > from && m.created_at <= to)
+			(*items)++;
 		meeting_clear(&m);
-		(*n)++;
 	}
 	sqlite3_reset(st);
-	if (*n > 0)
-		tmpl_setf(vars, "meetings_count", "%d", *n);
 	return rc == SQLITE_DONE ? BOTU_OK : BOTU_EDATA;
 }
 
-static int
-digest_agreements(struct botu_db *db, const struct botu_conf *conf,
-    const char *lang, time_t since, time_t until, struct tmpl_vars *vars,
-    int *n)
+/*
+ * The digest's "agreements" section (digest_fill_fn): the results
+ * recorded in (from, to], in the order of their meetings.
+ */
+int
+meetings_digest_agreements(struct botu_db *db, const struct botu_conf *conf,
+    time_t from, time_t to, const char *lang, struct tmpl_vars *vars,
+    int *items)
 {
 	sqlite3_stmt *st = db_stmt(db, "SELECT title, start_at, result "
-	    "FROM meetings WHERE result != '' AND result_at >= ? AND "
-	    "result_at < ? ORDER BY start_at, id");
+	    "FROM meetings WHERE result != '' AND result_at > ? AND "
+	    "result_at <= ? ORDER BY start_at, id");
 	struct tmpl_vars *item;
 	char day[64];
 	int rc;
 
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)until);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)from);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)to);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		item = tmpl_add_item(vars, "agreements");
-		tmpl_set(item, "agreement_title", db_col_text(st, 0));
+		tmpl_set(item, "meeting", db_col_text(st, 0));
 		date_format((time_t)sqlite3_column_int64(st, 1),
 		    conf->list.timezone, lang, DATE_DAY, day, sizeof(day));
-		tmpl_set(item, "agreement_when", day);
-		tmpl_set(item, "agreement_text", db_col_text(st, 2));
-		(*n)++;
+		tmpl_set(item, "when", day);
+		tmpl_set(item, "text", db_col_text(st, 2));
+		(*items)++;
 	}
 	sqlite3_reset(st);
-	if (*n > 0)
-		tmpl_setf(vars, "agreements_count", "%d", *n);
 	return rc == SQLITE_DONE ? BOTU_OK : BOTU_EDATA;
-}
-
-int
-meetings_digest_vars(struct botu_db *db, const struct botu_conf *conf,
-    const char *lang, time_t since, time_t until, struct tmpl_vars *vars,
-    int *items)
-{
-	int a = 0, b = 0, rc;
-
-	rc = digest_upcoming(db, conf, lang, until, vars, &a);
-	if (rc == BOTU_OK)
-		rc = digest_agreements(db, conf, lang, since, until, vars, &b);
-	if (items != NULL)
-		*items = a + b;
-	return rc;
 }

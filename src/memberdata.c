@@ -36,8 +36,7 @@
 
 /*
  * A member's own data: also the meetings they were invited to and their
- * answers. MERGE(issue 9, digest): what the digest keeps per member
- * (sent issues) goes here the same way.
+ * answers. The digest issues they got are outbox rows ("mails").
  */
 #define MEMBER_HISTORY \
 	"'events', json((SELECT coalesce(json_group_array(json(j)), '[]') " \

@@ -12,7 +12,8 @@ outbox_add(struct botu_db *db, const struct outbox_mail *m, int64_t *id)
 	sqlite3_stmt *st = db_stmt(db,
 	    "INSERT INTO outbox (created_at, kind, member_id, rcpt, "
 	    "envelope_from, message_id, body, next_try, expires_at, ordered, "
-	    "cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?1, ?8, ?9, ?10)");
+	    "cause, digest_id) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?1, ?8, ?9, ?10, ?11)");
 	time_t now = time(NULL);
 	int rc;
 
@@ -29,6 +30,8 @@ outbox_add(struct botu_db *db, const struct outbox_mail *m, int64_t *id)
 	sqlite3_bind_int(st, 9, m->ordered ? 1 : 0);
 	if (m->cause != NULL)
 		sqlite3_bind_text(st, 10, m->cause, -1, SQLITE_STATIC);
+	if (m->digest_id > 0)
+		sqlite3_bind_int64(st, 11, m->digest_id);
 	rc = db_exec_stmt(db, st);
 	if (rc == BOTU_OK && id != NULL)
 		*id = db_last_id(db);
@@ -39,7 +42,8 @@ outbox_add(struct botu_db *db, const struct outbox_mail *m, int64_t *id)
  * A queued row that may go when its time comes: ordered mail waits for
  * earlier ordered mail to the same person (rcpt compares without case).
  */
-#define SENDABLE "status = 'queued' AND body IS NOT NULL AND NOT (" \
+#define SENDABLE "status = 'queued' AND " \
+	"(body IS NOT NULL OR digest_id IS NOT NULL) AND NOT (" \
 	"ordered AND EXISTS (SELECT 1 FROM outbox p WHERE p.rcpt = o.rcpt " \
 	"AND p.ordered AND p.status = 'queued' AND p.id < o.id))"
 
@@ -49,6 +53,8 @@ outbox_row_clear(struct outbox_row *r)
 	free(r->rcpt);
 	free(r->envelope_from);
 	free(r->data);
+	free(r->kind);
+	free(r->message_id);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -65,7 +71,9 @@ outbox_due(struct botu_db *db, time_t now, int max,
     struct outbox_row **rows, size_t *n)
 {
 	sqlite3_stmt *st = db_stmt(db,
-	    "SELECT id, rcpt, envelope_from, body, attempts FROM outbox o "
+	    "SELECT id, rcpt, envelope_from, body, attempts, kind, "
+	    "message_id, coalesce(member_id, 0), coalesce(digest_id, 0) "
+	    "FROM outbox o "
 	    "WHERE " SENDABLE " AND next_try <= ?1 AND expires_at > ?1 "
 	    "ORDER BY next_try, id LIMIT ?2");
 	struct outbox_row *out = NULL;
@@ -84,12 +92,21 @@ outbox_due(struct botu_db *db, time_t now, int max,
 		r->id = sqlite3_column_int64(st, 0);
 		r->rcpt = xstrdup(db_col_text(st, 1));
 		r->envelope_from = xstrdup(db_col_text(st, 2));
-		r->data = xmalloc(len + 1);
-		if (len > 0)
-			memcpy(r->data, blob, len);
-		r->data[len] = '\0';
-		r->len = len;
+		/* A digest row has no body: digest.h renders it. */
+		if (sqlite3_column_type(st, 3) == SQLITE_NULL)
+			r->data = NULL;
+		else {
+			r->data = xmalloc(len + 1);
+			if (len > 0)
+				memcpy(r->data, blob, len);
+			r->data[len] = '\0';
+		}
+		r->len = r->data != NULL ? len : 0;
 		r->attempts = sqlite3_column_int(st, 4);
+		r->kind = xstrdup(db_col_text(st, 5));
+		r->message_id = xstrdup(db_col_text(st, 6));
+		r->member_id = sqlite3_column_int64(st, 7);
+		r->digest_id = sqlite3_column_int64(st, 8);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -189,6 +206,18 @@ outbox_retry_later(struct botu_db *db, int64_t id, time_t now, int code,
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)backoff(attempts + 1));
 	sqlite3_bind_int64(st, 6, 60);
 	sqlite3_bind_int64(st, 7, id);
+	return db_exec_stmt(db, st);
+}
+
+int
+outbox_skip(struct botu_db *db, int64_t id, const char *why)
+{
+	sqlite3_stmt *st = db_stmt(db,
+	    "UPDATE outbox SET status = 'dropped', last_error = ?1 "
+	    "WHERE id = ?2 AND status = 'queued'");
+
+	sqlite3_bind_text(st, 1, why, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
 	return db_exec_stmt(db, st);
 }
 

@@ -8,6 +8,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "botu/digest.h"
 #include "botu/log.h"
 #include "botu/members.h"
 #include "botu/notes.h"
@@ -153,9 +154,9 @@ retention_unsuppress(struct botu_db *db, const char *address)
  * notes and their codes, bounces, the bounce state, outbox rows.
  */
 /*
- * Invitations and answers (meeting_invites) go with the member row.
- * MERGE(issue 9, digest): a digest table that names a member without
- * "ON DELETE CASCADE", or keeps an address as text, needs a line here.
+ * Invitations and answers (meeting_invites) go with the member row; the
+ * member's notes and updates leave the stored digest issues by
+ * digest_forget_member().
  */
 static const char *const erase_sql[] = {
 	/* mail to them, and queued mail about them */
@@ -178,6 +179,8 @@ static const char *const erase_sql[] = {
 	"UPDATE bounces SET detail = '' WHERE instr(lower(detail), ?2) > 0",
 	"DELETE FROM note_tokens WHERE lower(address) = ?2",
 	"DELETE FROM privacy_tokens WHERE lower(address) = ?2",
+	"DELETE FROM post_tokens WHERE lower(address) = ?2",
+	"DELETE FROM posts WHERE member_id = ?1 OR lower(author) = ?2",
 	"DELETE FROM members WHERE id = ?1",
 };
 
@@ -214,6 +217,8 @@ retention_erase(struct botu_db *db, const char *address,
 	}
 	lower = str_lower(xstrdup(m.email));
 	rc = notes_forget(db, m.id, &pub);
+	if (rc == BOTU_OK)
+		rc = digest_forget_member(db, m.id);
 	for (size_t i = 0; i < NELEM(erase_sql) && rc == BOTU_OK; i++) {
 		st = db_stmt(db, erase_sql[i]);
 		sqlite3_bind_int64(st, 1, m.id);

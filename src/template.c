@@ -168,6 +168,49 @@ tmpl_add_item(struct tmpl_vars *vars, const char *name)
 	return v->items[v->nitems++];
 }
 
+const char *
+tmpl_get(const struct tmpl_vars *vars, const char *name)
+{
+	const struct tmpl_var *v = var_find(vars, name, strlen(name));
+
+	return v != NULL ? v->value : NULL;
+}
+
+void
+tmpl_vars_json(const struct tmpl_vars *vars, struct buf *out)
+{
+	const struct tmpl_var *v;
+	const struct tmpl_var **order = NULL;
+	size_t n = 0, i, k;
+
+	/* The list keeps the newest name first: write them as they came. */
+	for (v = vars->head; v != NULL; v = v->next) {
+		order = xrealloc(order, (n + 1) * sizeof(*order));
+		order[n++] = v;
+	}
+	buf_addc(out, '{');
+	for (i = n; i-- > 0;) {
+		v = order[i];
+		buf_add_json(out, v->name);
+		buf_addc(out, ':');
+		if (v->value != NULL)
+			buf_add_json(out, v->value);
+		else {
+			buf_addc(out, '[');
+			for (k = 0; k < v->nitems; k++) {
+				if (k > 0)
+					buf_addc(out, ',');
+				tmpl_vars_json(v->items[k], out);
+			}
+			buf_addc(out, ']');
+		}
+		if (i > 0)
+			buf_addc(out, ',');
+	}
+	buf_addc(out, '}');
+	free(order);
+}
+
 /* Lexer: the template as a flat list of tokens, sections matched */
 
 static int

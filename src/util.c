@@ -389,3 +389,24 @@ utf8_sanitize(const char *s)
 	}
 	return buf_detach(&b);
 }
+
+void
+crash_point(const char *name)
+{
+	static int count;
+	const char *want = getenv("BOTU_CRASH_AT");
+	size_t len;
+	long long nth = 1;
+
+	if (want == NULL)
+		return;
+	len = strcspn(want, ":");
+	if (strlen(name) != len || strncmp(want, name, len) != 0)
+		return;
+	if (want[len] == ':')
+		(void)str_to_int(want + len + 1, 1, 1000000, &nth);
+	if (++count == nth) {
+		log_warnx("crash point %s reached: aborting as asked", name);
+		abort();
+	}
+}

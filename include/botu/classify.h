@@ -36,6 +36,7 @@ enum intent {
 	INTENT_PAUSE,		/* "pauze", "pause" */
 	INTENT_RESUME,		/* "hervat", "resume" */
 	INTENT_ADDRESS,		/* "nieuw adres: x@y" from a member */
+	INTENT_DIGEST,		/* "digest maandelijks", "digest off" */
 };
 
 /* The intent's name as explain and the logs show it ("leave-alone"). */

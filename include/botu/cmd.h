@@ -63,5 +63,8 @@ int	cmd_notes(struct cli *, int argc, char **argv);
 int	cmd_meeting(struct cli *, int argc, char **argv);
 int	cmd_waaier(struct cli *, int argc, char **argv);
 int	cmd_backup(struct cli *, int argc, char **argv);
+int	cmd_digest(struct cli *, int argc, char **argv);
+int	cmd_post(struct cli *, int argc, char **argv);
+int	cmd_updates(struct cli *, int argc, char **argv);
 
 #endif

@@ -54,6 +54,10 @@ struct outgoing {
 	enum compose_auto auto_submitted;
 	const struct compose_part *parts;	/* extra parts, may be NULL */
 	size_t		 nparts;
+	const char	*boundary;	/* NULL: random MIME boundaries; else
+					   their base (ASCII, e.g. from the
+					   Message-ID), so the same mail
+					   composes to the same bytes */
 };
 
 /*

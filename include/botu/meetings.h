@@ -109,7 +109,7 @@ int	meetings_cancel(struct botu_db *, const struct botu_conf *,
 
 /*
  * Records text as the result (the agreement) of meeting id, replacing an
- * earlier one; the digest shows it (meetings_digest_vars()). BOTU_EPERM
+ * earlier one; the digest shows it (meetings_digest_agreements()). BOTU_EPERM
  * when there is no such meeting, BOTU_EDATA for an empty or long text.
  */
 int	meetings_result(struct botu_db *, int64_t id, const char *text,
@@ -198,28 +198,21 @@ int	meetings_upcoming(struct botu_db *, time_t now, size_t limit,
 void	meetings_free(struct meeting *, size_t n);
 
 /*
- * For the digest: adds to vars, in language lang ("nl"/"en") and the
- * list's time zone,
- *   meetings          list of the planned meetings that start at or after
- *                     until, soonest first, at most 10, each with
- *     meeting_title     the title
- *     meeting_when      start, date_format(DATE_LONG)
- *     meeting_until     end, date_format(DATE_TIME) on the same day,
- *                       else DATE_LONG
- *     meeting_location  where; unset when none
- *     meeting_core      "yes" for core-team meetings (a flag)
- *   meetings_count    how many upcoming; unset when none
- *   agreements        list of the results recorded in [since, until),
- *                     in the order of their meetings, each with
- *     agreement_title   the meeting's title
- *     agreement_when    its day, date_format(DATE_DAY)
- *     agreement_text    the result as recorded
- *   agreements_count  how many; unset when none
- * *items (may be NULL) gets the number of meetings plus agreements, so a
- * digest knows whether there is anything to tell.
+ * The digest's sections (digest_fill_fn in digest.h), in language lang
+ * and the list's time zone.
+ *   meetings_digest_upcoming: list "meetings" of the planned meetings
+ *     that start after to, soonest first, at most 10, each with title,
+ *     when (date_format(DATE_LONG)) and where (unset when none); those
+ *     planned in (from, to] count in *items.
+ *   meetings_digest_agreements: list "agreements" of the results
+ *     recorded (botu meeting result) in (from, to], each with text,
+ *     meeting (its title) and when (its day); each counts in *items.
  */
-int	meetings_digest_vars(struct botu_db *, const struct botu_conf *,
-	    const char *lang, time_t since, time_t until,
+int	meetings_digest_upcoming(struct botu_db *, const struct botu_conf *,
+	    time_t from, time_t to, const char *lang, struct tmpl_vars *vars,
+	    int *items);
+int	meetings_digest_agreements(struct botu_db *,
+	    const struct botu_conf *, time_t from, time_t to, const char *lang,
 	    struct tmpl_vars *vars, int *items);
 
 #endif

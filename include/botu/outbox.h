@@ -39,6 +39,9 @@ struct outbox_mail {
 					   after its confirmation) */
 	const char	*cause;		/* Message-ID of the mail that caused
 					   it, or NULL */
+	int64_t		 digest_id;	/* > 0: a digest issue; data is NULL
+					   and the mail is rendered when it
+					   is sent (digest.h) */
 };
 
 /* Adds a mail to send as soon as possible; *id gets its row (may be NULL). */
@@ -49,9 +52,13 @@ struct outbox_row {
 	int64_t	 id;
 	char	*rcpt;
 	char	*envelope_from;
-	char	*data;
+	char	*data;		/* NULL: a digest row, not rendered yet */
 	size_t	 len;
 	int	 attempts;
+	char	*kind;
+	char	*message_id;
+	int64_t	 member_id;	/* 0: none */
+	int64_t	 digest_id;	/* 0: none */
 };
 
 void	outbox_row_clear(struct outbox_row *);
@@ -84,6 +91,11 @@ int	outbox_failed(struct botu_db *, int64_t id, time_t now, int code,
  */
 int	outbox_retry_later(struct botu_db *, int64_t id, time_t now, int code,
 	    const char *text, int count);
+/*
+ * Drops a queued row that must not go any more (a digest for someone who
+ * left before it was sent), with why as its last error.
+ */
+int	outbox_skip(struct botu_db *, int64_t id, const char *why);
 /* Marks queued rows whose expiry has passed as expired; *n gets how many. */
 int	outbox_expire(struct botu_db *, time_t now, int *n);
 

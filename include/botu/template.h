@@ -45,6 +45,17 @@ void	tmpl_setf(struct tmpl_vars *, const char *name, const char *fmt,
  */
 struct tmpl_vars *tmpl_add_item(struct tmpl_vars *, const char *name);
 
+/* The value of name in vars (borrowed), or NULL: unset or a list. */
+const char *tmpl_get(const struct tmpl_vars *, const char *name);
+
+/*
+ * Appends vars to out as one JSON object (RFC 8259): a value as a string,
+ * a list as an array of objects, names in the order they were first set.
+ * A stored copy renders the same mail later (digest.c reads it back).
+ */
+struct buf;
+void	tmpl_vars_json(const struct tmpl_vars *, struct buf *out);
+
 enum tmpl_mode {
 	TMPL_TEXT,	/* {{x}} as is */
 	TMPL_HTML,	/* {{x}} escapes & < > " ' */

@@ -79,4 +79,12 @@ size_t	 utf8_charlen(const char *s);
 /* Copies src into dst (size dstsz), always NUL-terminated; like strlcpy. */
 size_t	 str_copy(char *dst, const char *src, size_t dstsz);
 
+/*
+ * For the tests of crash safety: aborts the process when the environment
+ * has BOTU_CRASH_AT=name (the first time it is reached) or name:N (the Nth
+ * time). Intake names after-attempt, after-commit, after-move; the digest
+ * its own (digest.h).
+ */
+void	 crash_point(const char *name);
+
 #endif

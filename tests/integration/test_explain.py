@@ -18,8 +18,8 @@ BOTU = os.environ.get("BOTU") or (ASAN if os.path.exists(ASAN)
                                   else os.path.join(ROOT, "botu"))
 INTENTS = {"subscribe", "confirm", "unsubscribe", "help", "note",
            "note-question", "update", "rsvp", "bounce", "automatic",
-           "leave-alone"}
-ACTING = {"subscribe", "confirm", "unsubscribe", "help"}
+           "leave-alone", "digest"}
+ACTING = {"subscribe", "confirm", "unsubscribe", "help", "digest"}
 ENV = dict(os.environ,
            ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:exitcode=99",
            UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=99")

@@ -510,6 +510,21 @@ static const struct sample {
 	{ "mail_status",	"sent" },
 	{ "old_address",	"jan@oud.example.org" },
 	{ "new_address",	"jan@nieuw.example.org" },
+	{ "number",		"46" },
+	{ "first_number",	"47" },
+	{ "notes_count",	"49" },
+	{ "new_members",	"53" },
+	{ "update_title",	"Subsidie voor de warmtepomp" },
+	{ "update_author",	"Kernteam Zuid" },
+	{ "update_body",	"De gemeente geeft dit jaar weer subsidie." },
+	{ "post_id",		"54" },
+	{ "author",		"Kernteam Noord" },
+	{ "body",		"We zoeken drie mensen voor de werkgroep." },
+	{ "paragraphs",		"Eerste alinea over de school." },
+	{ "text",		"Het buurthuis blijft open op zaterdag." },
+	{ "role",		"bewoner" },
+	{ "where",		"Buurthuis De Schakel" },
+	{ "meeting",		"Bewonersavond 12 november" },
 };
 
 /* Flags: they switch sections on; their value is never shown. */
