@@ -95,7 +95,7 @@ PROG	 = $(BUILD)/botu
 endif
 
 .PHONY: all asan check check-run unit integration demo lint bench clean deps \
-	drivers fuzz fuzz-smoke fuzz-lib install uninstall FORCE
+	drivers fuzz fuzz-smoke fuzz-lib install uninstall reliability FORCE
 
 all: $(PROG)
 
@@ -180,6 +180,19 @@ check-run: all lint drivers
 	$(MAKE) fuzz-smoke
 	BOTU_BIN=$(CURDIR)/build-asan/botu BOTU=$(CURDIR)/build-asan/botu \
 	    tests/integration/run.sh
+
+# The figures of the README's Reliability section, under the sanitizer
+# build: the kill test (1,000 mails in and out, 50 random SIGKILLs and every
+# crash point; KILL_MAILS, KILL_RANDOM), the outages and the hostile input.
+# check-run runs the same files.
+KILL_MAILS  ?= 1000
+KILL_RANDOM ?= 50
+RELIABILITY  = tests/integration/test_kill.py
+reliability: all
+	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu
+	BOTU_KILL_MAILS=$(KILL_MAILS) BOTU_KILL_RANDOM=$(KILL_RANDOM) \
+	    BOTU_BIN=$(CURDIR)/build-asan/botu BOTU=$(CURDIR)/build-asan/botu \
+	    tests/integration/run.sh $(RELIABILITY)
 
 # The worker tests start the botu binary of the same build; the corpus
 # test reads ../shared/corpora beside the repository.

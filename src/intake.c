@@ -37,29 +37,6 @@ struct inrow {
 	char	failure[BOTU_ERRLEN];	/* why the last attempt failed */
 };
 
-/* ---- crash points, for the tests of each window ---- */
-
-static void
-crash_point(const char *name)
-{
-	static int count;
-	const char *want = getenv("BOTU_CRASH_AT");
-	size_t len;
-	long long nth = 1;
-
-	if (want == NULL)
-		return;
-	len = strcspn(want, ":");
-	if (strlen(name) != len || strncmp(want, name, len) != 0)
-		return;
-	if (want[len] == ':')
-		(void)str_to_int(want + len + 1, 1, 1000000, &nth);
-	if (++count == nth) {
-		log_warnx("crash point %s reached: aborting as asked", name);
-		abort();
-	}
-}
-
 /* ---- the store's side ---- */
 
 static int

@@ -79,4 +79,13 @@ size_t	 utf8_charlen(const char *s);
 /* Copies src into dst (size dstsz), always NUL-terminated; like strlcpy. */
 size_t	 str_copy(char *dst, const char *src, size_t dstsz);
 
+/*
+ * A named crash point, for the tests of each crash window: when
+ * BOTU_CRASH_AT=name[:N] is in the environment, the Nth time (default the
+ * first) any thread reaches crash_point(name) the process logs it and
+ * abort()s. Names: intake.h (after-attempt, after-commit, after-move) and
+ * deliver.h (before-send, after-send); db.h has its own for migrations.
+ */
+void	 crash_point(const char *name);
+
 #endif
