@@ -95,7 +95,8 @@ PROG	 = $(BUILD)/botu
 endif
 
 .PHONY: all asan check check-run unit integration demo lint bench clean deps \
-	drivers fuzz fuzz-smoke fuzz-lib install uninstall reliability FORCE
+	drivers fuzz fuzz-smoke fuzz-lib install uninstall reliability \
+	valgrind FORCE
 
 all: $(PROG)
 
@@ -193,6 +194,18 @@ reliability: all
 	BOTU_KILL_MAILS=$(KILL_MAILS) BOTU_KILL_RANDOM=$(KILL_RANDOM) \
 	    BOTU_BIN=$(CURDIR)/build-asan/botu BOTU=$(CURDIR)/build-asan/botu \
 	    tests/integration/run.sh $(RELIABILITY)
+
+# Part of the integration suite with every botu process (the parse worker
+# too) under valgrind's memcheck: an error or a definite leak fails the
+# test that started it (tests/valgrind/botu). check-run runs VALGRIND_SHORT.
+VALGRIND_TESTS ?= tests/integration/test_flow.py \
+		  tests/integration/test_explain.py \
+		  tests/integration/test_notes.py
+VALGRIND_SHORT  = tests/integration/test_flow.py
+valgrind: all
+	BOTU_BIN=$(CURDIR)/tests/valgrind/botu \
+	    BOTU_VALGRIND_BIN=$(CURDIR)/$(PROG) \
+	    tests/integration/run.sh $(VALGRIND_TESTS)
 
 # The worker tests start the botu binary of the same build; the corpus
 # test reads ../shared/corpora beside the repository.
