@@ -14,14 +14,14 @@
 
 #define BATCH 256		/* rows taken per pass */
 /*
- * Results recorded per transaction. A crash sends again every mail the
- * server took whose result was not committed yet: one at a time, a kill
+ * Each result is recorded in a transaction of its own: a crash sends again
+ * every mail the server took whose result was not committed yet, so a kill
  * repeats at most the mails in flight (one per connection). Measured by
- * tests/integration/test_kill.py (1,000 mails, 4 connections): at 64, 19
- * kills during delivery sent 131 mails twice; at 1, 34 kills sent 62. A
- * commit costs one fsync of the WAL, little beside an SMTP transaction.
+ * tests/integration/test_kill.py (1,000 mails, 4 connections): committing
+ * every 64, 19 kills during delivery sent 131 mails twice; one at a time,
+ * 34 kills sent 62. A commit costs one fsync of the WAL, little beside an
+ * SMTP transaction.
  */
-#define COMMIT_EVERY 1
 #define SLOW_DOWN 60		/* seconds to hold after "slow down" */
 #define PAUSE_MAX (6 * 3600)
 
@@ -57,7 +57,15 @@ struct deliver {
 	/* A run of identical 5xx replies, held back until it is judged. */
 	struct job		*run[DELIVER_SAME_5XX];
 	int			 nrun;
+
+	/* Sent, but the store refused the result (a full disk): recorded
+	 * before anything else is sent, so that such a mail does not go
+	 * out again and again while this process lives. */
+	struct job		**unrec;
+	size_t			 nunrec;
 };
+
+static void	free_job(struct job *);
 
 static int64_t
 now_ms(void)
@@ -158,6 +166,12 @@ deliver_free(struct deliver *d)
 	pthread_mutex_unlock(&d->mu);
 	for (int i = 0; i < d->nthreads; i++)
 		pthread_join(d->threads[i], NULL);
+	if (d->nunrec > 0)
+		log_warnx("outbox: %zu mails went out but their results could "
+		    "not be recorded: they will be sent again", d->nunrec);
+	for (size_t i = 0; i < d->nunrec; i++)
+		free_job(d->unrec[i]);
+	free(d->unrec);
 	free(d->threads);
 	free(d->queue);
 	free(d->done);
@@ -298,7 +312,13 @@ record_perm(struct deliver *d, struct deliver_report *r, struct job *job)
 	r->paused = 1;
 }
 
-static void
+/*
+ * Records one answer in the open transaction. A sent job is left to the
+ * caller (it is kept when the result cannot be committed); the others are
+ * freed. Only a sent mail's failure to record is returned: a lost retry
+ * only comes sooner.
+ */
+static int
 record(struct deliver *d, struct deliver_report *r, struct job *job)
 {
 	time_t now = time(NULL);
@@ -311,10 +331,9 @@ record(struct deliver *d, struct deliver_report *r, struct job *job)
 		/* The server has it; until the commit a crash sends it again
 		 * (with the same Message-ID). */
 		crash_point("after-send");
-		outbox_sent(d->db, job->row.id, now, job->res.code,
-		    job->res.text);
 		r->sent++;
-		break;
+		return outbox_sent(d->db, job->row.id, now, job->res.code,
+		    job->res.text);
 	case SMTP_TEMP:
 		if (job->res.rate_limited)
 			d->slow_until = now + SLOW_DOWN;
@@ -324,7 +343,7 @@ record(struct deliver *d, struct deliver_report *r, struct job *job)
 		break;
 	case SMTP_PERM:
 		record_perm(d, r, job);
-		return;
+		return BOTU_OK;
 	case SMTP_OURS:
 		outbox_retry_later(d->db, job->row.id, now, job->res.code,
 		    job->res.text, 0);
@@ -336,6 +355,56 @@ record(struct deliver *d, struct deliver_report *r, struct job *job)
 		break;
 	}
 	free_job(job);
+	return BOTU_OK;
+}
+
+/* Records one answer in a transaction of its own; 0 or an error. */
+static int
+record_one(struct deliver *d, struct deliver_report *r, struct job *job)
+{
+	int sent = job->res.outcome == SMTP_SENT, rc;
+
+	rc = db_begin(d->db);
+	if (rc == BOTU_OK) {
+		rc = record(d, r, job);
+		if (rc == BOTU_OK)
+			rc = db_commit(d->db);
+		if (rc != BOTU_OK)
+			db_rollback(d->db);
+	} else if (!sent)
+		free_job(job);
+	if (sent && rc == BOTU_OK)
+		free_job(job);
+	else if (sent) {
+		d->unrec = xrealloc(d->unrec, (d->nunrec + 1) *
+		    sizeof(*d->unrec));
+		d->unrec[d->nunrec++] = job;
+	}
+	return rc;
+}
+
+/* The results the store refused before; BOTU_OK when all are recorded. */
+static int
+record_unrecorded(struct deliver *d)
+{
+	time_t now = time(NULL);
+	int rc = db_begin(d->db);
+
+	for (size_t i = 0; i < d->nunrec && rc == BOTU_OK; i++)
+		rc = outbox_sent(d->db, d->unrec[i]->row.id, now,
+		    d->unrec[i]->res.code, d->unrec[i]->res.text);
+	if (rc == BOTU_OK)
+		rc = db_commit(d->db);
+	if (rc != BOTU_OK) {
+		db_rollback(d->db);
+		return rc;
+	}
+	log_info("outbox: recorded %zu results the store refused before",
+	    d->nunrec);
+	for (size_t i = 0; i < d->nunrec; i++)
+		free_job(d->unrec[i]);
+	d->nunrec = 0;
+	return BOTU_OK;
 }
 
 /* How many mails the limits let go now; sets *next when they hold some. */
@@ -389,13 +458,16 @@ allowance(struct deliver *d, time_t now, time_t *next)
 	return n;
 }
 
-/* Hands out the rows and records the answers as they come. */
+/*
+ * Hands out the rows and records each answer as it comes. When the store
+ * refuses a result, nothing more is handed out: *failed is set.
+ */
 static void
 run_batch(struct deliver *d, struct outbox_row *rows, size_t n,
-    struct deliver_report *r)
+    struct deliver_report *r, int *failed)
 {
 	size_t answered = 0, pending = 0;
-	int in_txn = 0, uncommitted = 0, held;
+	int held;
 
 	start_threads(d);
 	pthread_mutex_lock(&d->mu);
@@ -414,14 +486,16 @@ run_batch(struct deliver *d, struct outbox_row *rows, size_t n,
 		struct job *job = d->done[d->dnext++];
 		pthread_mutex_unlock(&d->mu);
 		held = holds_queue(&job->res);
-		if (!in_txn)
-			in_txn = db_begin(d->db) == BOTU_OK;
-		record(d, r, job);
+		if (record_one(d, r, job) != BOTU_OK && !*failed) {
+			log_warnx("outbox: cannot record results: %s; "
+			    "sending stops until it can", db_errmsg(d->db));
+			*failed = 1;
+		}
 		answered++;
 		pthread_mutex_lock(&d->mu);
-		/* After a pause or a slow-down, what has not gone out yet
-		 * stays queued, untouched. */
-		if (r->paused || d->slow_until > time(NULL)) {
+		/* After a pause, a slow-down or a refused record, what has
+		 * not gone out yet stays queued, untouched. */
+		if (r->paused || d->slow_until > time(NULL) || *failed) {
 			pending += d->qlen;
 			while (d->qlen > 0)
 				free_job(d->queue[--d->qlen]);
@@ -430,17 +504,6 @@ run_batch(struct deliver *d, struct outbox_row *rows, size_t n,
 			d->held--;
 			pthread_cond_broadcast(&d->work_cv);
 		}
-		if (++uncommitted < COMMIT_EVERY && answered + pending < n)
-			continue;
-		pthread_mutex_unlock(&d->mu);
-		if (in_txn && db_commit(d->db) != BOTU_OK) {
-			log_warnx("outbox: cannot record results: %s",
-			    db_errmsg(d->db));
-			db_rollback(d->db);
-		}
-		in_txn = 0;
-		uncommitted = 0;
-		pthread_mutex_lock(&d->mu);
 	}
 	pthread_mutex_unlock(&d->mu);
 	if (d->nrun > 0 && db_begin(d->db) == BOTU_OK) {
@@ -456,10 +519,14 @@ deliver_once(struct deliver *d, struct deliver_report *r, time_t *next)
 	struct outbox_row *rows = NULL;
 	time_t now = time(NULL), until, due;
 	size_t n = 0;
-	int allowed;
+	int allowed, failed = 0;
 
 	memset(r, 0, sizeof(*r));
 	*next = 0;
+	if (d->nunrec > 0 && record_unrecorded(d) != BOTU_OK) {
+		*next = now + 30;
+		return BOTU_ETEMP;
+	}
 	if (outbox_expire(d->db, now, &r->expired) != BOTU_OK)
 		return BOTU_EDATA;
 	if (deliver_paused(d->db, r->reason, &until)) {
@@ -483,8 +550,12 @@ deliver_once(struct deliver *d, struct deliver_report *r, time_t *next)
 		return BOTU_OK;
 	}
 	if (n > 0)
-		run_batch(d, rows, n, r);
+		run_batch(d, rows, n, r, &failed);
 	outbox_rows_free(rows, n);
+	if (failed) {
+		*next = now + 30;
+		return BOTU_ETEMP;
+	}
 	if (r->paused) {
 		deliver_paused(d->db, r->reason, next);
 		return BOTU_OK;

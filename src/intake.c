@@ -399,8 +399,12 @@ decide(struct intake *in, const struct imap_msginfo *mi, const char *key,
 			report_decision(in, mi, msg, &d);
 		return rc;
 	}
-	if (db_begin(in->db) != BOTU_OK)
+	err[0] = '\0';
+	if (db_begin(in->db) != BOTU_OK) {
+		snprintf(err, BOTU_ERRLEN, "the database: %s",
+		    db_errmsg(in->db));
 		return BOTU_ETEMP;
+	}
 	rc = in->h.handle(in->h.arg, in->db, msg, 0, &d, err);
 	if (rc == BOTU_OK)
 		rc = finish_row(in, mi->uid, key, d.act ? "done" : "left", msg,
@@ -410,6 +414,11 @@ decide(struct intake *in, const struct imap_msginfo *mi, const char *key,
 	if (rc == BOTU_OK)
 		rc = db_commit(in->db);
 	if (rc != BOTU_OK) {
+		/* The store's own failures come without a text (a full
+		 * disk): take it before the rollback replaces it. */
+		if (err[0] == '\0')
+			snprintf(err, BOTU_ERRLEN, "the database: %s",
+			    db_errmsg(in->db));
 		db_rollback(in->db);
 		log_warnx("UID %u: cannot handle it now: %s", mi->uid, err);
 		note_failure(in, mi->uid, err);
