@@ -189,7 +189,10 @@ check-run: all lint drivers
 # check-run runs the same files.
 KILL_MAILS  ?= 1000
 KILL_RANDOM ?= 50
-RELIABILITY  = tests/integration/test_kill.py
+RELIABILITY  = tests/integration/test_kill.py \
+	       tests/integration/test_outage.py \
+	       tests/integration/test_hostile.py \
+	       tests/integration/test_impersonation.py
 reliability: all
 	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu
 	BOTU_KILL_MAILS=$(KILL_MAILS) BOTU_KILL_RANDOM=$(KILL_RANDOM) \
