@@ -106,7 +106,8 @@ PROG	 = $(BUILD)/botu
 endif
 
 .PHONY: all asan check check-run unit integration demo lint bench clean deps \
-	drivers fuzz fuzz-smoke fuzz-lib install uninstall FORCE
+	drivers fuzz fuzz-smoke fuzz-lib install uninstall reliability \
+	valgrind FORCE
 
 all: $(PROG)
 
@@ -191,6 +192,36 @@ check-run: all lint drivers
 	$(MAKE) fuzz-smoke
 	BOTU_BIN=$(CURDIR)/build-asan/botu BOTU=$(CURDIR)/build-asan/botu \
 	    tests/integration/run.sh
+	$(MAKE) valgrind VALGRIND_TESTS=$(VALGRIND_SHORT)
+
+# The figures of the README's Reliability section, under the sanitizer
+# build: the kill test (1,000 mails in and out, 50 random SIGKILLs and every
+# crash point; KILL_MAILS, KILL_RANDOM), the outages and the hostile input.
+# check-run runs the same files.
+KILL_MAILS  ?= 1000
+KILL_RANDOM ?= 50
+RELIABILITY  = tests/integration/test_kill.py \
+	       tests/integration/test_outage.py \
+	       tests/integration/test_hostile.py \
+	       tests/integration/test_impersonation.py
+reliability: all
+	$(MAKE) BUILD=build-asan SAN=1 build-asan/botu
+	BOTU_KILL_MAILS=$(KILL_MAILS) BOTU_KILL_RANDOM=$(KILL_RANDOM) \
+	    BOTU_BIN=$(CURDIR)/build-asan/botu BOTU=$(CURDIR)/build-asan/botu \
+	    tests/integration/run.sh $(RELIABILITY)
+
+# Part of the integration suite with every botu process (the parse worker
+# too) under valgrind's memcheck: an error or a definite leak fails the
+# test that started it (tests/valgrind/botu). check-run runs VALGRIND_SHORT.
+# (test_notes.py and test_intake.py pick the sanitizer build themselves.)
+VALGRIND_TESTS ?= tests/integration/test_flow.py \
+		  tests/integration/test_intent.py \
+		  tests/integration/test_bounce.py
+VALGRIND_SHORT  = tests/integration/test_flow.py
+valgrind: all
+	BOTU_BIN=$(CURDIR)/tests/valgrind/botu BOTU=$(CURDIR)/tests/valgrind/botu \
+	    BOTU_VALGRIND_BIN=$(CURDIR)/$(PROG) \
+	    tests/integration/run.sh $(VALGRIND_TESTS)
 
 # The worker tests start the botu binary of the same build; the corpus
 # test reads ../shared/corpora beside the repository.

@@ -366,8 +366,11 @@ parse(struct intake *in, const struct imap_msginfo *mi, int *attempts,
 			return rc;
 		/* Once more with a fresh worker, counted like the first. */
 		if (!in->o.dry_run && count_attempt(in, mi, attempts) !=
-		    BOTU_OK)
+		    BOTU_OK) {
+			snprintf(err, BOTU_ERRLEN, "the database: %s",
+			    db_errmsg(in->db));
 			return BOTU_ETEMP;
+		}
 		if (in->o.dry_run)
 			(*attempts)++;
 	}
@@ -396,8 +399,12 @@ decide(struct intake *in, const struct imap_msginfo *mi, const char *key,
 			report_decision(in, mi, msg, &d);
 		return rc;
 	}
-	if (db_begin(in->db) != BOTU_OK)
+	err[0] = '\0';
+	if (db_begin(in->db) != BOTU_OK) {
+		snprintf(err, BOTU_ERRLEN, "the database: %s",
+		    db_errmsg(in->db));
 		return BOTU_ETEMP;
+	}
 	rc = in->h.handle(in->h.arg, in->db, msg, 0, &d, err);
 	if (rc == BOTU_OK)
 		rc = finish_row(in, mi->uid, key, d.act ? "done" : "left",
@@ -407,6 +414,11 @@ decide(struct intake *in, const struct imap_msginfo *mi, const char *key,
 	if (rc == BOTU_OK)
 		rc = db_commit(in->db);
 	if (rc != BOTU_OK) {
+		/* The store's own failures come without a text (a full
+		 * disk): take it before the rollback replaces it. */
+		if (err[0] == '\0')
+			snprintf(err, BOTU_ERRLEN, "the database: %s",
+			    db_errmsg(in->db));
 		db_rollback(in->db);
 		log_warnx("UID %u: cannot handle it now: %s", mi->uid, err);
 		note_failure(in, mi->uid, err);
@@ -445,8 +457,12 @@ take(struct intake *in, const struct imap_msginfo *mi, int attempts,
 		rc = settle(in, mi, "left", why);
 		goto out;
 	}
-	if (rc != BOTU_OK)
+	if (rc != BOTU_OK) {
+		/* The worker could not start or the store failed: why says
+		 * which, for the caller's log. */
+		snprintf(err, BOTU_ERRLEN, "%s", why);
 		goto out;
+	}
 	key = msg.message_id[0] != '\0' ? xstrdup(msg.message_id) :
 	    content_key(raw, len);
 	before = seen_before(in, key, mi->uid);
@@ -631,6 +647,7 @@ intake_cycle(struct intake *in, int *handled, char err[BOTU_ERRLEN])
 	int rc;
 
 	*handled = 0;
+	err[0] = '\0';
 	rc = connect_and_select(in, err);
 	if (rc != BOTU_OK)
 		return rc;
@@ -652,6 +669,11 @@ intake_cycle(struct intake *in, int *handled, char err[BOTU_ERRLEN])
 		in->o.since = 0;
 	}
 	imap_msginfo_free(list, n);
+	/* The store's failures (BOTU_ETEMP) come without a text of their
+	 * own; the caller logs and records err (valgrind saw it unset). */
+	if (rc != BOTU_OK && err[0] == '\0')
+		snprintf(err, BOTU_ERRLEN, "the database: %s",
+		    db_errmsg(in->db));
 	if (rc == BOTU_ECONN || rc == BOTU_EAUTH)
 		intake_disconnect(in, 0);
 	return rc;

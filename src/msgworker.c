@@ -220,7 +220,13 @@ struct msgworker *
 msgworker_new(const char *exe, const struct msgworker_limits *lim)
 {
 	struct msgworker *w = xcalloc(1, sizeof(*w));
+	const char *other = getenv("BOTU_PARSE_WORKER");
 
+	/* Under valgrind /proc/self/exe is valgrind itself: make
+	 * valgrind names the real binary (botu(8), ENVIRONMENT). */
+	if (strcmp(exe, "/proc/self/exe") == 0 && other != NULL &&
+	    other[0] == '/')
+		exe = other;
 	w->exe = xstrdup(exe);
 	w->lim = lim != NULL ? *lim : msgworker_default_limits;
 	if (w->lim.messages < 1)

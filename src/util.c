@@ -1,5 +1,6 @@
 /* util.c - see util.h */
 #include <ctype.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,7 +394,7 @@ utf8_sanitize(const char *s)
 void
 crash_point(const char *name)
 {
-	static int count;
+	static atomic_int count;
 	const char *want = getenv("BOTU_CRASH_AT");
 	size_t len;
 	long long nth = 1;
@@ -405,7 +406,7 @@ crash_point(const char *name)
 		return;
 	if (want[len] == ':')
 		(void)str_to_int(want + len + 1, 1, 1000000, &nth);
-	if (++count == nth) {
+	if (atomic_fetch_add(&count, 1) + 1 == nth) {
 		log_warnx("crash point %s reached: aborting as asked", name);
 		abort();
 	}

@@ -11,6 +11,11 @@
  * against the members, and is reported (deliver_paused(), the log, botu
  * status). A "slow down" reply (421, 4.7.x) holds sending for a minute.
  *
+ * A crash between the server's 250 and the commit of the result sends that
+ * mail again at the next start, with the same Message-ID; nothing is lost.
+ * For the tests of both windows: BOTU_CRASH_AT=before-send|after-send[:N]
+ * (crash_point() in util.h).
+ *
  * struct deliver has its own database connection, so it can run in a thread
  * of its own beside intake.
  */

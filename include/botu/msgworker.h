@@ -35,6 +35,8 @@ struct msgworker;
 /*
  * exe is the botu binary to start ("/proc/self/exe" in the daemon; tests
  * pass the path of the one they built). The process starts on first use.
+ * BOTU_PARSE_WORKER=/path in the environment replaces "/proc/self/exe"
+ * (make valgrind: under valgrind that link names valgrind).
  */
 struct msgworker *msgworker_new(const char *exe,
 	    const struct msgworker_limits *);

@@ -80,10 +80,12 @@ size_t	 utf8_charlen(const char *s);
 size_t	 str_copy(char *dst, const char *src, size_t dstsz);
 
 /*
- * For the tests of crash safety: aborts the process when the environment
- * has BOTU_CRASH_AT=name (the first time it is reached) or name:N (the Nth
- * time). Intake names after-attempt, after-commit, after-move; the digest
- * its own (digest.h).
+ * A named crash point, for the tests of each crash window: when
+ * BOTU_CRASH_AT=name[:N] is in the environment, the Nth time (default the
+ * first) any thread reaches crash_point(name) the process logs it and
+ * abort()s. Names: intake.h (after-attempt, after-commit, after-move),
+ * deliver.h (before-send, after-send) and digest.h; db.h has its own for
+ * migrations.
  */
 void	 crash_point(const char *name);
 

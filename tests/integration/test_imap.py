@@ -239,6 +239,10 @@ class ProtoTests(unittest.TestCase):
     def test_untrusted_cert_no_login(self):
         self.check_refused_cert("untrusted", "issuer unknown")
 
+    @unittest.skipUnless(shutil.which("faketime"), "needs faketime")
+    def test_expired_cert_no_login(self):
+        self.check_refused_cert("expired", "expired")
+
     def test_wrong_host_cert_starttls_no_login(self):
         self.check_refused_cert(
             "wrong", "the certificate is for wrong.example, not 127.0.0.1",

@@ -116,6 +116,7 @@ class ProtoCase(unittest.TestCase):
         cert_key = {"good": (c.good_cert, c.good_key),
                     "wrong": (c.wrong_cert, c.wrong_key),
                     "untrusted": (c.untrusted_cert, c.untrusted_key),
+                    "expired": (c.expired_cert, c.expired_key),
                     None: (None, None)}[cert]
         srv = proto.ProtoServer(script, cert=cert_key[0], key=cert_key[1],
                                 tls_implicit=tls_implicit, timeout=timeout)
@@ -239,6 +240,12 @@ class TestStartTLS(ProtoCase):
 
     def test_untrusted_certificate(self):
         self._refused_cert("untrusted", "not trusted")
+
+    @unittest.skipUnless(shutil.which("faketime"), "needs faketime")
+    def test_expired_certificate(self):
+        # Refused before AUTH; libcurl (GnuTLS) does not say why, only
+        # "server certificate verification failed" (IMAP says "expired").
+        self._refused_cert("expired", "verification failed")
 
     def test_trust_store_is_ca_file_only(self):
         """Without ca_file the system store knows no throwaway CA."""

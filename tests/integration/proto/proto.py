@@ -155,6 +155,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
 import subprocess
@@ -1014,10 +1015,13 @@ class Certs:
     wrong_key: str
     untrusted_cert: str  # self-signed, for localhost/127.0.0.1 (unknown issuer)
     untrusted_key: str
+    expired_cert: str = ""  # signed by ca for localhost/127.0.0.1, but its
+    expired_key: str = ""   # days ended a year ago ("" without faketime)
 
 
-def _openssl(*args):
-    r = subprocess.run(["openssl", *args], stdout=subprocess.PIPE,
+def _openssl(*args, faketime=None):
+    pre = ["faketime", "-f", faketime] if faketime else []
+    r = subprocess.run(pre + ["openssl", *args], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
         raise RuntimeError("openssl " + " ".join(args) + ": " + r.stdout)
@@ -1037,7 +1041,7 @@ def make_certs(directory, days=30):
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign")
 
-    def leaf(name, cn, san):
+    def leaf(name, cn, san, faketime=None):
         ext = p(name + ".ext")
         with open(ext, "w") as f:
             f.write(f"subjectAltName={san}\n"
@@ -1050,17 +1054,24 @@ def make_certs(directory, days=30):
                  p(name + ".csr"), "-subj", "/CN=" + cn)
         _openssl("x509", "-req", "-in", p(name + ".csr"), "-CA", p("ca.pem"),
                  "-CAkey", p("ca.key"), "-CAcreateserial", "-days", str(days),
-                 "-extfile", ext, "-out", p(name + ".pem"))
+                 "-extfile", ext, "-out", p(name + ".pem"),
+                 faketime=faketime)
 
     leaf("good", "localhost", "DNS:localhost,IP:127.0.0.1")
     leaf("wrong", "wrong.example", "DNS:wrong.example")
     _openssl("req", "-x509", *ec, "-keyout", p("untrusted.key"), "-out",
              p("untrusted.pem"), "-days", str(days), "-subj", "/CN=localhost",
              "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1")
+    expired = shutil.which("faketime") is not None
+    if expired:  # signed "a year ago" for `days` days
+        leaf("expired", "localhost", "DNS:localhost,IP:127.0.0.1",
+             faketime="-365d")
     return Certs(ca=p("ca.pem"), good_cert=p("good.pem"),
                  good_key=p("good.key"), wrong_cert=p("wrong.pem"),
                  wrong_key=p("wrong.key"), untrusted_cert=p("untrusted.pem"),
-                 untrusted_key=p("untrusted.key"))
+                 untrusted_key=p("untrusted.key"),
+                 expired_cert=p("expired.pem") if expired else "",
+                 expired_key=p("expired.key") if expired else "")
 
 
 # --------------------------------------------------------------------------
