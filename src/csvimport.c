@@ -61,7 +61,14 @@ is_utf8(const char *s, size_t len)
 			i++;
 			continue;
 		}
-		k = utf8_charlen(s + i);
+		if (len - i < 4) {
+			/* utf8_charlen() reads up to a NUL; s has none. */
+			char tail[5] = { 0 };
+
+			memcpy(tail, s + i, len - i);
+			k = utf8_charlen(tail);
+		} else
+			k = utf8_charlen(s + i);
 		if (k == 0 || i + k > len)
 			return 0;
 		i += k;

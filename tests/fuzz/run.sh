@@ -15,7 +15,8 @@ for t in "$@"; do
 	regress=tests/fuzz/regressions/$name
 	mkdir -p "$work" build-fuzz/crashes
 	seeds=""
-	for d in tests/data/intent "$corpora/mime" "$corpora/bounces" \
+	for d in tests/data/intent tests/data/members "$corpora/mime" \
+	    "$corpora/bounces" \
 	    "tests/fuzz/seeds/$name"; do
 		[ -d "$d" ] && seeds="$seeds $d"
 	done
