@@ -48,6 +48,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 
@@ -65,6 +66,8 @@ OUTDIR = os.path.join(REPO, "build", "bench")
 PY = "/usr/bin/python3"
 LIST = botutest.LIST_ADDRESS
 BODY = 4096  # smtp-source -l: the body; with its headers ~4,160 octets
+
+WIDTH = 88  # columns of the table
 
 # What Postfix's anvil makes smtpd log past the message rate limit.
 RATE_WARNING = "Message delivery request rate limit exceeded"
@@ -270,10 +273,16 @@ class Report:
         self.lines.append(line)
         print(line, flush=True)
 
+    def wrap(self, text, indent="   "):
+        """Says text in lines of at most WIDTH columns."""
+        for line in textwrap.wrap(text, WIDTH, initial_indent=indent,
+                                  subsequent_indent=indent + "  "):
+            self.say(line)
+
     def goal(self, text, measured, met):
         state = {True: "met", False: "MISSED", None: "see note"}[met]
         self.goals.append((text, measured, state))
-        self.say(f"   goal: {text:<52} {measured:>12}  {state}")
+        self.say(f"   goal: {text:<48} {measured:>19}  {state}")
 
 
 def machine(report, args):
@@ -292,21 +301,24 @@ def machine(report, args):
     version = run([BOTU, "-V"]).out.strip()
     now = datetime.datetime.now(datetime.timezone.utc)
     report.say(f"botu benchmarks{' (smoke run)' if args.smoke else ''}, "
-               f"{now:%Y-%m-%d %H:%M} UTC")
+               f"{now:%Y-%m-%d %H:%M} UTC, {version}"
+               f"{' (commit ' + commit + ')' if commit else ''}")
     report.say(f"machine: {os.cpu_count()} CPUs (nproc), {cpu}, Linux "
-               f"{platform.release()}; load average {os.getloadavg()[0]:.1f}"
-               f" at the start")
-    report.say(f"{version}{', commit ' + commit if commit else ''}; "
-               f"{args.runs} run{'s' if args.runs > 1 else ''}, medians; "
-               f"the programs compared take turns within each run")
-    report.say("ratios are of medians; [a-b] is the range of the ratios "
-               "paired within a run")
+               f"{platform.release()}")
+    report.wrap(f"load average {os.getloadavg()[0]:.1f} at the start. "
+                f"{args.runs} run{'s' if args.runs > 1 else ''}; in each, "
+                f"the programs compared run one after the other, in turns. "
+                f"Figures are medians; ratios are of the medians, with "
+                f"[the range of the ratios within each run].", indent="")
 
 
-def row(report, label, series, note=""):
-    runs = " ".join(fmt_int(x) for x in series.rates)
-    report.say(f"   {label:<50} {fmt_int(series.rate):>8}  [{runs}]"
-               f"{'  ' + note if note else ''}")
+def fmt_short(x):
+    return f"{x / 1000:.1f}k" if x >= 1000 else f"{x:.0f}"
+
+
+def row(report, label, series):
+    runs = " ".join(fmt_short(x) for x in series.rates)
+    report.say(f"   {label:<50} {fmt_int(series.rate):>7}  [{runs}]")
 
 
 def ratio_text(a, b):
@@ -441,9 +453,9 @@ def outbound(report, args, tmp):
         shutil.rmtree(d)
 
     report.say()
-    report.say(f"1. Outbound, personalised: {n:,} mails of {size:,} octets, "
-               f"one transaction each, to smtp-sink")
-    report.say(f"   {'':<50} {'msgs/s':>8}  [each run]")
+    report.wrap(f"1. Outbound, personalised: {n:,} mails of {size:,} octets,"
+                f" one transaction each, to smtp-sink", indent="")
+    report.say(f"   {'':<50} {'msgs/s':>7}  [each run]")
     row(report, "botu outbox flush, 1 connection", s["botu1"])
     row(report, "smtp-source -s 1 -d (the limit, 1 connection)", s["src1"])
     row(report, "botu outbox flush, 4 connections", s["botu4"])
@@ -454,14 +466,14 @@ def outbound(report, args, tmp):
         s["drv1"])
     row(report, "botu's SMTP client alone, 4 connections (no outbox)",
         s["drv4"])
-    report.say(f"   {'queueing: compose() + outbox_add(), one transaction':<50}"
-               f" {fmt_int(s['enqueue'].rate):>8}  [" +
-               " ".join(fmt_int(x) for x in s["enqueue"].rates) + "]")
-    report.say(f"   CPU seconds (user+system) for the {n:,}: botu flush 1 "
-               f"conn. {median(s['botu1'].cpus):.2f}, 4 conn. "
-               f"{median(s['botu4'].cpus):.2f}; client alone "
-               f"{median(s['drv1'].cpus):.2f}; smtp-source "
-               f"{median(s['src1'].cpus):.2f}")
+    row(report, "queueing them: compose() + outbox_add(), 1 txn",
+        s["enqueue"])
+    report.wrap(f"CPU seconds (user+system) for the {n:,}, 1 / 4 connections: "
+                f"botu {median(s['botu1'].cpus):.2f} / "
+                f"{median(s['botu4'].cpus):.2f}; its SMTP client alone "
+                f"{median(s['drv1'].cpus):.2f} / {median(s['drv4'].cpus):.2f}"
+                f"; smtp-source {median(s['src1'].cpus):.2f} / "
+                f"{median(s['src4'].cpus):.2f}")
     t, m = ratio_text(s["botu1"], s["src1"])
     report.goal("botu >= 0.8 x smtp-source, 1 connection", t, m >= 0.8)
     t, m = ratio_text(s["botu4"], s["src4"])
@@ -470,8 +482,12 @@ def outbound(report, args, tmp):
     report.goal("botu ahead of mlmmj (1 connection each, msgs/s)", t, m > 1)
     t1, _ = ratio_text(s["drv1"], s["src1"])
     t4, _ = ratio_text(s["drv4"], s["src4"])
-    report.say(f"   botu's SMTP client alone: {t1} smtp-source over 1 "
-               f"connection, {t4} over 4")
+    report.wrap(f"botu's SMTP client alone: {t1} smtp-source over 1 "
+                f"connection, {t4} over 4")
+    t1, _ = ratio_text(s["botu1"], s["drv1"])
+    t4, _ = ratio_text(s["botu4"], s["drv4"])
+    report.wrap(f"botu with its outbox: {t1} its SMTP client alone over 1 "
+                f"connection, {t4} over 4")
 
 
 # ------------------------------------------------------------ 2. inbound
@@ -638,16 +654,16 @@ def inbound(report, args, tmp):
         servers.stop()
     mix = ", ".join(f"{kinds.get(k, 0):,} {k}" for k, _ in MIX)
     report.say()
-    report.say(f"2. Inbound: {n:,} mails ({octets / n / 1024:.1f} KB on "
-               f"average) in Dovecot's Maildir, over IMAPS")
-    report.say(f"   mix: {mix}")
-    report.say(f"   {'':<50} {'msgs/s':>8}  [each run]")
+    report.wrap(f"2. Inbound: {n:,} mails ({octets / n / 1024:.1f} KB on "
+                f"average) in Dovecot's Maildir, over IMAPS", indent="")
+    report.wrap(f"mix: {mix}")
+    report.say(f"   {'':<50} {'msgs/s':>7}  [each run]")
     row(report, "botu run --once --since (to committed state)", bot)
     row(report, "imaplib: one UID FETCH BODY.PEEK[] a message", ref)
-    report.say(f"   botu {median(bot.walls):.1f} s, the fetch loop "
-               f"{median(ref.walls):.1f} s; botu's verdicts: " +
-               ", ".join(f"{v:,} {k}" for k, v in sorted(states.items())) +
-               f"; answers sent: {median(answered):,.0f}")
+    report.wrap(f"botu {median(bot.walls):.1f} s, the fetch loop "
+                f"{median(ref.walls):.1f} s; botu's verdicts: " +
+                ", ".join(f"{v:,} {k}" for k, v in sorted(states.items())) +
+                f"; answers sent: {median(answered):,.0f}")
     m, pairs = ratio(ref, bot)  # time ratio: botu's time / the fetch's
     t = f"{fmt_ratio(m)} x" + (f" [{fmt_ratio(min(pairs))}-"
                                f"{fmt_ratio(max(pairs))}]"
@@ -680,12 +696,11 @@ def footprint(report, args, tmp):
     sta = [run([BOTU, "-c", conf, "status"]).check("botu status").wall
            for _ in range(loops)]
     true = [run(["/bin/true"]).wall for _ in range(loops)]
-    report.say(f"   start-up (median of {loops}): botu -V "
-               f"{median(ver) * 1000:.1f} ms, botu status on an empty "
-               f"database {median(sta) * 1000:.1f} ms")
-    report.say(f"   (/bin/true started the same way: "
-               f"{median(true) * 1000:.1f} ms; botu loads "
-               f"{shared_libs()} shared libraries)")
+    report.wrap(f"start-up (median of {loops}): botu -V "
+                f"{median(ver) * 1000:.1f} ms, botu status on an empty "
+                f"database {median(sta) * 1000:.1f} ms (/bin/true started "
+                f"the same way: {median(true) * 1000:.1f} ms; botu loads "
+                f"{shared_libs()} shared libraries)")
     report.say("   botu outbox flush, 4 connections, to smtp-sink (one run "
                "each):")
     report.say(f"   {'queued':>10} {'time':>9} {'msgs/s':>8} {'peak RSS':>10} "
@@ -727,11 +742,10 @@ def footprint(report, args, tmp):
     mid = sorted(rate)[-2]
     report.say(f"   scaling: msgs/s at {hi:,} = {rate[hi] / rate[mid]:.2f} x "
                f"at {mid:,} (1.00: linear)")
-    report.say("   note: the digest does not exist yet; here every member's "
-               "~4 KB mail is its own")
-    report.say("   outbox row. The digest stores one issue and rows that "
-               "point to it: its own")
-    report.say("   figures come with the digest issue.")
+    report.wrap("note: the digest does not exist yet; here every member's "
+                "~4 KB mail is its own outbox row. The digest stores one "
+                "issue and rows that point to it: its own figures come with "
+                "the digest issue.")
 
 
 # ------------------------------------------------------------ 4. limits
@@ -767,10 +781,10 @@ def limits(report, args, tmp):
         servers.stop()
     refused = len(re.findall(r"\b4\d\d 4\.\d+\.\d+ ", text)) + \
         text.count(RATE_WARNING)
-    report.say(f"4. Limits: {n} mails, max_per_minute = {limit}, to a "
-               f"Postfix that takes {limit} a minute (anvil)")
-    report.say(f"   {res.out.strip()}; {res.wall:.0f} s = "
-               f"{n / res.wall * 60:.1f} a minute; 4xx replies: {refused}")
+    report.wrap(f"4. Limits: {n} mails, max_per_minute = {limit}, to a "
+                f"Postfix that takes {limit} a minute (anvil)", indent="")
+    report.wrap(f"{res.out.strip()}; {res.wall:.0f} s = "
+                f"{n / res.wall * 60:.1f} a minute; 4xx replies: {refused}")
     ok = f"sent {n}," in res.out and refused == 0
     report.goal("no 4xx, every mail sent", f"{refused} x 4xx", ok)
 
