@@ -8,10 +8,13 @@
 #include <strings.h>
 
 #include "botu/addr.h"
+#include "botu/bounce.h"
 #include "botu/classify.h"
 #include "botu/log.h"
+#include "botu/notes.h"
 #include "botu/textclean.h"
 #include "botu/util.h"
+#include "botu/verp.h"
 
 #define TOKEN_CHARS 26		/* 128 bits in base32 */
 #define SHORT_TEXT 40		/* words; longer text never commands */
@@ -28,6 +31,8 @@ static const char *const intent_names[] = {
 	[INTENT_RSVP] = "rsvp",
 	[INTENT_BOUNCE] = "bounce",
 	[INTENT_AUTOMATIC] = "automatic",
+	[INTENT_PROFILE] = "profile",
+	[INTENT_WITHDRAW] = "withdraw",
 };
 
 const char *
@@ -149,6 +154,19 @@ static const struct phrase phrases[] = {
 	    "( (list|community|newsletter|mailing list))?( please)?" },
 	{ INTENT_UNSUBSCRIBE, LANG_EN, "(please )?take me off( (the|this|"
 	    "your))?( (list|mailing list))?( please)?" },
+
+	/* Withdrawing a PS note */
+	{ INTENT_WITHDRAW, LANG_NL, "(graag )?(ik wil )?(graag )?(mijn )?"
+	    "(ps|ps noot|psnoot|noot|samenwerkingsnoot|persoonlijke "
+	    "samenwerkingsnoot) (graag )?(intrekken|terugtrekken|verwijderen|"
+	    "weghalen|wissen)( graag| alsjeblieft| aub)?" },
+	{ INTENT_WITHDRAW, LANG_NL, "(graag )?(trek|haal) (mijn|de) (ps|"
+	    "ps noot|psnoot|samenwerkingsnoot) (graag )?(in|weg|terug)"
+	    "( graag| alsjeblieft| aub)?" },
+	{ INTENT_WITHDRAW, LANG_EN, "(please )?(i want to |i d like to )?"
+	    "(withdraw|remove|delete|take down) my (ps )?note( please)?" },
+	{ INTENT_WITHDRAW, LANG_EN, "(please )?(withdraw|remove|delete) "
+	    "(ps )?note( please)?" },
 };
 
 /* Whole subjects only (never bodies): help and notes. */
@@ -212,7 +230,15 @@ static const char *const event_re =
 
 static regex_t phrase_re[NELEM(phrases)];
 static regex_t subject_re[NELEM(subject_phrases)];
-static regex_t refusal, community, event;
+/*
+ * A moderator's verdict on a note: "afwijzen, no phone numbers" is a
+ * decision that notes.c reads, not a refusal to confirm.
+ */
+static const char *const verdict_re =
+    "^(akkoord|ok|oké|oke|okay|approve|approved|goedkeuren|goedgekeurd|"
+    "afwijzen|afgewezen|reject|rejected|weigeren)( |$)";
+
+static regex_t refusal, community, event, verdict;
 static pthread_once_t compiled = PTHREAD_ONCE_INIT;
 
 static void
@@ -235,6 +261,7 @@ compile_all(void)
 	compile_one(&refusal, refusal_re, 0);
 	compile_one(&community, community_re, 0);
 	compile_one(&event, event_re, 0);
+	compile_one(&verdict, verdict_re, 0);
 }
 
 static int
@@ -291,18 +318,6 @@ our_loop(const struct botu_conf *conf, const struct message *m)
 	return 0;
 }
 
-static int
-is_bounce(const struct message *m)
-{
-	const char *local = m->from.addr;
-
-	if (m->dsn != NULL)
-		return 1;
-	if (m->return_path == NULL || m->return_path[0] != '\0')
-		return 0;
-	return strncasecmp(local, "mailer-daemon@", 14) == 0 ||
-	    strncasecmp(local, "postmaster@", 11) == 0;
-}
 
 static const char *const auto_senders[] = {
 	"mailer-daemon", "postmaster", "noreply", "no-reply", "no_reply",
@@ -423,6 +438,24 @@ recipients(const struct message *m)
 	for (size_t i = 0; i < m->nrcpts; i++)
 		v = strv_add(v, m->rcpts[i].addr);
 	return v;
+}
+
+/* Mail to a +bounce-... address: a report about one of botu's mails. */
+static int
+to_bounce_address(const struct botu_conf *conf, const struct message *m)
+{
+	char **rcpts = recipients(m), *detail = NULL;
+	int found = 0;
+
+	for (size_t i = 0; rcpts != NULL && rcpts[i] != NULL && !found; i++) {
+		if (addr_detail(conf, rcpts[i], &detail))
+			found = strncmp(detail, VERP_PREFIX,
+			    strlen(VERP_PREFIX)) == 0;
+		free(detail);
+		detail = NULL;
+	}
+	strv_free(rcpts);
+	return found;
 }
 
 /* The token or command detail of the first plus-address of ours. */
@@ -579,6 +612,13 @@ by_subject(const struct botu_conf *conf, const char *subj,
 	    !match_phrases(subj, &intent, &lang) &&
 	    !match_extra(conf, subj, &intent, &lang))
 		return;
+	/* Subject "PS-noot", text "ik wil mijn PS-noot intrekken". */
+	if (intent == INTENT_NOTE && match_phrases(core, &body_intent,
+	    &body_lang) && body_intent == INTENT_WITHDRAW) {
+		set(c, INTENT_WITHDRAW, CHANNEL_BODY, body_lang, "the whole "
+		    "text is '%s'", core);
+		return;
+	}
 	/*
 	 * "Aanmelden" with a text about the neighbourhood party is not a
 	 * sign-up. Help and notes are what the subject says, whatever the text.
@@ -611,11 +651,26 @@ by_body(const struct botu_conf *conf, const char *core,
 		    core);
 }
 
+/* A member's text that is nothing but "naam: ..." and "rol: ...". */
+static void
+by_profile(struct classification *c)
+{
+	struct note_text t;
+
+	if (!notes_profile_lines(c->own_words, &t))
+		return;
+	set(c, INTENT_PROFILE, CHANNEL_BODY, -1, "the text is only %s%s%s",
+	    t.name != NULL ? "a name" : "", t.name != NULL &&
+	    t.role != NULL ? " and " : "", t.role != NULL ? "a role" : "");
+	note_text_clear(&t);
+}
+
 /* A reply to a confirmation request, or mail to a token address. */
 static void
 check_refusal(const char *core, struct classification *c)
 {
-	if (c->intent != INTENT_CONFIRM || !matches(&refusal, core))
+	if (c->intent != INTENT_CONFIRM || !matches(&refusal, core) ||
+	    matches(&verdict, core))
 		return;
 	set(c, INTENT_LEAVE_ALONE, c->channel, -1, "a reply to a "
 	    "confirmation request that seems to say no: '%.80s'", core);
@@ -648,6 +703,9 @@ human(const struct botu_conf *conf, const struct message *m,
 	if (c->intent == INTENT_LEAVE_ALONE && c->channel == CHANNEL_NONE &&
 	    prefix != 'f')
 		by_body(conf, core, c);
+	if (c->intent == INTENT_LEAVE_ALONE && c->channel == CHANNEL_NONE &&
+	    prefix != 'f' && f != NULL)
+		by_profile(c);
 	check_refusal(core, c);
 	/* Token addresses say nothing of the language: the words do. */
 	if (c->channel == CHANNEL_TOKEN_ADDRESS)
@@ -684,8 +742,15 @@ classify(const struct botu_conf *conf, const struct message *m,
 	if (our_loop(conf, m))
 		set(c, INTENT_AUTOMATIC, CHANNEL_HEADERS, -1, "botu's own mail "
 		    "came back (X-Loop)");
-	else if (is_bounce(m))
-		set(c, INTENT_BOUNCE, CHANNEL_HEADERS, -1, "a delivery report");
+	else if (to_bounce_address(conf, m))
+		set(c, INTENT_BOUNCE, CHANNEL_TOKEN_ADDRESS, -1, "sent to a "
+		    "bounce address (VERP)");
+	else if (bounce_looks_like(m))
+		set(c, INTENT_BOUNCE, CHANNEL_HEADERS, -1, "%s",
+		    m->feedback != NULL ? "a complaint (ARF feedback report)" :
+		    m->dsn != NULL ? "a delivery report (RFC 3464)" :
+		    "a delivery report (from a mailer daemon, or with the "
+		    "subject of one)");
 	else if (m->calendar != NULL &&
 	    strcasecmp(m->calendar_method, "REPLY") == 0)
 		set(c, INTENT_RSVP, CHANNEL_HEADERS, -1, "an answer to an "

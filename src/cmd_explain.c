@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "botu/addr.h"
+#include "botu/bounce.h"
 #include "botu/classify.h"
 #include "botu/cmd.h"
 #include "botu/handle.h"
@@ -60,54 +61,66 @@ guess_list_address(const struct message *m)
 
 /* ---- reports and invitations ---- */
 
-static const char *
-bounce_class(const char *status)
-{
-	if (status[0] == '4' || strncmp(status, "5.2.2", 5) == 0)
-		return "soft";
-	if (strncmp(status, "5.7.", 4) == 0)
-		return "policy";
-	return "hard";
-}
-
-/* Per-recipient blocks of message/delivery-status (RFC 3464). */
+/*
+ * The report as bounce.h reads it, the same parser as the daemon's:
+ * "bounces" lists each recipient it names, "report" how it was written
+ * and which returned Message-IDs it carries (what ties it to botu's mail).
+ */
 static void
 json_bounces(struct buf *o, const struct message *m)
 {
-	char *copy = xstrdup(m->dsn != NULL ? m->dsn : ""), *save = NULL;
-	char addr[320] = "", status[32] = "";
-	int first = 1;
+	static const char *const formats[] = { "none", "dsn", "arf", "text" };
+	struct bounce_report r;
 
+	bounce_parse(m, &r);
 	buf_adds(o, ",\"bounces\":[");
-	for (char *l = strtok_r(copy, "\n", &save);; l = strtok_r(NULL, "\n",
-	    &save)) {
-		if (l != NULL && (strncasecmp(l, "Final-Recipient:", 16) == 0 ||
-		    strncasecmp(l, "Original-Recipient:", 19) == 0)) {
-			char *semi = strchr(l, ';');
-
-			if (addr[0] == '\0' && semi != NULL)
-				str_copy(addr, str_trim(semi + 1),
-				    sizeof(addr));
-		} else if (l != NULL && strncasecmp(l, "Status:", 7) == 0)
-			str_copy(status, str_trim(l + 7), sizeof(status));
-		if ((l == NULL || strncasecmp(l, "Final-Recipient:", 16) == 0 ||
-		    strncasecmp(l, "Original-Recipient:", 19) == 0) &&
-		    addr[0] != '\0' && status[0] != '\0') {
-			buf_addf(o, "%s{\"address\":", first ? "" : ",");
-			buf_add_json(o, addr);
-			buf_adds(o, ",\"status\":");
-			buf_add_json(o, status);
-			buf_adds(o, ",\"class\":");
-			buf_add_json(o, bounce_class(status));
-			buf_adds(o, "}");
-			first = 0;
-			addr[0] = status[0] = '\0';
-		}
-		if (l == NULL)
-			break;
+	for (size_t i = 0; i < r.nrcpts; i++) {
+		buf_addf(o, "%s{\"address\":", i ? "," : "");
+		buf_add_json(o, r.rcpts[i].address);
+		buf_adds(o, ",\"status\":");
+		buf_add_json(o, r.rcpts[i].status);
+		buf_adds(o, ",\"class\":");
+		buf_add_json(o, bounce_class_name(r.rcpts[i].cls));
+		buf_adds(o, ",\"action\":");
+		buf_add_json(o, r.rcpts[i].action);
+		buf_adds(o, ",\"diagnostic\":");
+		buf_add_json(o, r.rcpts[i].diagnostic);
+		buf_adds(o, "}");
 	}
-	buf_adds(o, "]");
-	free(copy);
+	buf_adds(o, "],\"report\":{\"format\":");
+	buf_add_json(o, formats[r.format]);
+	buf_addf(o, ",\"warning\":%s,\"message_ids\":[",
+	    r.warning ? "true" : "false");
+	for (size_t i = 0; r.message_ids != NULL && r.message_ids[i]; i++) {
+		buf_adds(o, i ? "," : "");
+		buf_add_json(o, r.message_ids[i]);
+	}
+	buf_adds(o, "]}");
+	bounce_report_clear(&r);
+}
+
+/* The same for people: one line per recipient. */
+static void
+print_bounces(const struct message *m)
+{
+	struct bounce_report r;
+
+	bounce_parse(m, &r);
+	printf("report:   %s%s\n", r.format == BOUNCE_FORMAT_DSN ?
+	    "RFC 3464 delivery status" : r.format == BOUNCE_FORMAT_ARF ?
+	    "ARF complaint" : r.format == BOUNCE_FORMAT_TEXT ?
+	    "written for people, no standard fields" : "none found",
+	    r.warning ? " (a delay warning: nothing failed yet)" : "");
+	for (size_t i = 0; i < r.nrcpts; i++)
+		printf("  %s %s %s %s%s%s\n", r.rcpts[i].address,
+		    r.rcpts[i].action, r.rcpts[i].status[0] ?
+		    r.rcpts[i].status : "-",
+		    bounce_class_name(r.rcpts[i].cls),
+		    r.rcpts[i].diagnostic[0] ? ": " : "",
+		    r.rcpts[i].diagnostic);
+	for (size_t i = 0; r.message_ids != NULL && r.message_ids[i]; i++)
+		printf("  returned mail: %s\n", r.message_ids[i]);
+	bounce_report_clear(&r);
 }
 
 static void
@@ -168,6 +181,8 @@ print_human(const struct message *m, const struct classification *c,
 	printf("why:      %s\n", d->reason[0] ? d->reason : c->rule);
 	printf("action:   %s; %s\n", d->action, d->act ?
 	    "the mail is marked done" : "the mail stays as it is");
+	if (c->intent == INTENT_BOUNCE)
+		print_bounces(m);
 	printf("text botu read:\n");
 	if (c->own_words[0] == '\0')
 		printf("  (none)\n");

@@ -1,4 +1,4 @@
-/* cmd_members.c - botu members list|add|remove|export */
+/* cmd_members.c - botu members list|add|set|remove|forget|export */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include "botu/cmd.h"
 #include "botu/mailout.h"
 #include "botu/members.h"
+#include "botu/notes.h"
 #include "botu/util.h"
 
 static const char usage_members[] =
@@ -16,8 +17,24 @@ static const char usage_members[] =
     "       botu members add EMAIL [--name NAME] [--role ROLE]\n"
     "                        [--language nl|en] [--core] [--pending]\n"
     "                        [--basis TEXT] [--welcome]\n"
+    "       botu members set EMAIL [--name NAME] [--role ROLE]\n"
+    "                        [--language nl|en] [--core|--no-core]\n"
     "       botu members remove EMAIL\n"
+    "       botu members forget EMAIL\n"
     "       botu members export [--csv|--json]\n";
+
+static const char usage_set[] =
+    "usage: botu members set EMAIL [--name NAME] [--role ROLE]\n"
+    "                        [--language nl|en] [--core|--no-core]\n"
+    "  Changes a member's name, role (one of [notes] roles, or \"\" for\n"
+    "  none), language or core-team mark. A published PS note keeps the\n"
+    "  name and role its author confirmed until they send a new one.\n";
+
+static const char usage_forget[] =
+    "usage: botu members forget EMAIL\n"
+    "  Erases a member for good (GDPR/AVG): the row, the consent record,\n"
+    "  their PS notes (also from the waaier), every mail to them in the\n"
+    "  outbox, and their address in the record of handled mail.\n";
 
 static const char usage_list[] =
     "usage: botu members list [--json] [--status STATUS]\n"
@@ -107,6 +124,29 @@ queue_welcome(struct botu_db *db, const struct botu_conf *conf,
 	return rc;
 }
 
+/* A role from [notes] roles, as the list spells it; else EX_USAGE. */
+static int
+check_role(struct cli *cli, char **role)
+{
+	const struct botu_conf *conf;
+	const char *known;
+	char *roles;
+	int code = EX_OK;
+
+	if ((conf = cli_conf(cli, &code)) == NULL)
+		return code;
+	known = notes_role(conf, *role);
+	if (known != NULL) {
+		*role = (char *)known;
+		return EX_OK;
+	}
+	roles = notes_roles_line(conf);
+	code = cli_fail(EX_USAGE, "role '%s' is not one of [notes] roles: %s",
+	    *role, roles);
+	free(roles);
+	return code;
+}
+
 static int
 members_add_cmd(struct cli *cli, int argc, char **argv)
 {
@@ -160,6 +200,9 @@ members_add_cmd(struct cli *cli, int argc, char **argv)
 		return cli_fail(EX_USAGE, "members add: give one address "
 		    "(see botu members add --help)");
 	m.email = argv[optind];
+	if (m.role != NULL && m.role[0] != '\0' &&
+	    (code = check_role(cli, &m.role)) != EX_OK)
+		return code;
 	if (pending)
 		m.status = "pending";
 	else {
@@ -250,13 +293,133 @@ members_export(struct cli *cli, int argc, char **argv)
 	return EX_OK;
 }
 
+static int
+members_set_cmd(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_HELP,
+		{ "name", required_argument, NULL, 'n' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "language", required_argument, NULL, 'l' },
+		{ "core", no_argument, NULL, 'c' },
+		{ "no-core", no_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = NULL, *role = NULL, *lang = NULL;
+	const struct botu_conf *conf;
+	struct botu_db *db;
+	struct member m;
+	int ch, code = EX_OK, core = -1, rc;
+
+	while ((ch = cli_getopt(argc, argv, "h", opts, usage_set, &code)) !=
+	    -1) {
+		switch (ch) {
+		case '?':
+			return code;
+		case 'n':
+			name = optarg;
+			break;
+		case 'r':
+			role = optarg;
+			break;
+		case 'l':
+			lang = optarg;
+			break;
+		default:
+			core = ch == 'c';
+			break;
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_fail(EX_USAGE, "%s", usage_set);
+	if (lang != NULL && !member_valid_language(lang))
+		return cli_fail(EX_USAGE, "language must be nl or en, not '%s'",
+		    lang);
+	if (name != NULL && notes_length(name) > NOTES_MAX_NAME)
+		return cli_fail(EX_USAGE, "a name is at most %d characters",
+		    NOTES_MAX_NAME);
+	if ((conf = cli_conf(cli, &code)) == NULL)
+		return code;
+	if (role != NULL && role[0] != '\0' &&
+	    (code = check_role(cli, (char **)&role)) != EX_OK)
+		return code;
+	if ((db = cli_db(cli, &code)) == NULL)
+		return code;
+	rc = members_get(db, argv[optind], &m);
+	if (rc <= 0)
+		return rc < 0 ? cli_fail(EX_SOFTWARE, "%s", db_errmsg(db)) :
+		    cli_fail(EX_DATAERR, "%s is not known", argv[optind]);
+	rc = members_set_profile(db, m.id, name, role, lang, core, "cli",
+	    NULL);
+	member_clear(&m);
+	if (rc != BOTU_OK)
+		return cli_fail(EX_TEMPFAIL, "%s", db_errmsg(db));
+	printf("changed %s\n", argv[optind]);
+	return EX_OK;
+}
+
+static int
+members_forget_cmd(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_HELP,
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct botu_conf *conf;
+	struct botu_db *db;
+	char err[BOTU_ERRLEN];
+	int ch, code = EX_OK, rc, published = 0;
+	struct member m;
+
+	while ((ch = cli_getopt(argc, argv, "h", opts, usage_forget,
+	    &code)) != -1)
+		if (ch == '?')
+			return code;
+	if (optind + 1 != argc)
+		return cli_fail(EX_USAGE, "members forget: give one address");
+	if ((conf = cli_conf(cli, &code)) == NULL ||
+	    (db = cli_db(cli, &code)) == NULL)
+		return code;
+	if (db_begin(db) != BOTU_OK)
+		return cli_fail(EX_TEMPFAIL, "%s", db_errmsg(db));
+	rc = members_get(db, argv[optind], &m);
+	if (rc == 1) {
+		rc = notes_forget(db, m.id, &published);
+		member_clear(&m);
+		if (rc == BOTU_OK)
+			rc = members_forget(db, argv[optind], "cli", &m.id,
+			    err);
+		else
+			snprintf(err, sizeof(err), "%s", db_errmsg(db));
+	} else {
+		snprintf(err, sizeof(err), "%s is not known", argv[optind]);
+		rc = rc < 0 ? BOTU_EDATA : BOTU_EPERM;
+	}
+	if (rc == BOTU_OK && db_commit(db) != BOTU_OK) {
+		snprintf(err, sizeof(err), "%s", db_errmsg(db));
+		rc = BOTU_ETEMP;
+	}
+	if (rc != BOTU_OK) {
+		db_rollback(db);
+		return cli_fail(cli_exit_code(rc), "%s", err);
+	}
+	/* The erased pages must not linger in the WAL (secure_delete). */
+	(void)db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	notes_tick(conf, db, time(NULL));
+	printf("forgot %s%s\n", argv[optind], published ?
+	    "; the waaier no longer shows their note" : "");
+	return EX_OK;
+}
+
 int
 cmd_members(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_sub subs[] = {
 		{ "list", members_list },
 		{ "add", members_add_cmd },
+		{ "set", members_set_cmd },
 		{ "remove", members_remove_cmd },
+		{ "forget", members_forget_cmd },
 		{ "export", members_export },
 		{ NULL, NULL },
 	};

@@ -13,7 +13,9 @@
 #include "botu/log.h"
 #include "botu/members.h"
 #include "botu/outbox.h"
+#include "botu/score.h"
 #include "botu/util.h"
+#include "botu/verp.h"
 
 static const char usage_run[] =
     "usage: botu run [--once] [--dry-run] [--since DATE]\n"
@@ -94,7 +96,8 @@ when(time_t t, const struct botu_conf *conf, char *buf, size_t len)
 static void
 status_text(struct botu_db *db, const struct botu_conf *conf)
 {
-	int64_t active, pending, left, queued, sent, failed;
+	int64_t active, pending, left, queued, sent, failed, bouncing,
+	    disabled;
 	struct intake_counts ic;
 	char buf[96], reason[BOTU_ERRLEN], *v = NULL;
 	long long t = 0;
@@ -124,6 +127,11 @@ status_text(struct botu_db *db, const struct botu_conf *conf)
 		printf("SENDING PAUSED until %s: %s\n  (botu outbox retry "
 		    "ends the pause)\n", when(until, conf, buf, sizeof(buf)),
 		    reason);
+	members_count_delivery(db, &bouncing, &disabled);
+	printf("delivery    %lld bouncing, %lld disabled; VERP %s\n",
+	    (long long)bouncing, (long long)disabled,
+	    verp_enabled(db, conf) ? "on" : "off");
+	score_status_text(db, conf, stdout);
 }
 
 /* Set-aside mails are listed: an organiser must look at each. */
@@ -141,8 +149,32 @@ status_set_aside(struct botu_db *db)
 	sqlite3_reset(st);
 }
 
+static int status_json_core(struct botu_db *, struct buf *);
+
 static int
-status_json(struct botu_db *db)
+status_json(struct botu_db *db, const struct botu_conf *conf)
+{
+	struct buf o;
+	int rc;
+
+	buf_init(&o);
+	rc = status_json_core(db, &o);
+	/* bounces and VERP: appended to the object */
+	if (rc == BOTU_OK && o.len > 0 && o.s[o.len - 1] == '}') {
+		buf_truncate(&o, o.len - 1);
+		buf_addf(&o, ",\"verp\":%s,\"bounces\":",
+		    verp_enabled(db, conf) ? "true" : "false");
+		rc = score_status_json(db, &o);
+		buf_adds(&o, "}");
+	}
+	if (rc == BOTU_OK)
+		printf("%s\n", o.s);
+	buf_free(&o);
+	return rc;
+}
+
+static int
+status_json_core(struct botu_db *db, struct buf *out)
 {
 	sqlite3_stmt *st = db_stmt(db,
 	    "SELECT json_object("
@@ -170,7 +202,7 @@ status_json(struct botu_db *db)
 	int rc = sqlite3_step(st);
 
 	if (rc == SQLITE_ROW)
-		printf("%s\n", db_col_text(st, 0));
+		buf_adds(out, db_col_text(st, 0));
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? BOTU_OK : BOTU_EDATA;
 }
@@ -199,7 +231,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	    (db = cli_db(cli, &code)) == NULL)
 		return code;
 	if (json)
-		return status_json(db) == BOTU_OK ? EX_OK : EX_SOFTWARE;
+		return status_json(db, conf) == BOTU_OK ? EX_OK : EX_SOFTWARE;
 	status_text(db, conf);
 	status_set_aside(db);
 	return EX_OK;

@@ -12,6 +12,7 @@
 
 #include "botu/config.h"
 #include "botu/log.h"
+#include "botu/schedule.h"
 #include "botu/util.h"
 
 #define SECRET_MAX 8192
@@ -30,6 +31,8 @@ static int check_timezone(const char *, char *, size_t);
 static int check_schedule(const char *, char *, size_t);
 static int check_delimiter(const char *, char *, size_t);
 static int check_mailbox(const char *, char *, size_t);
+static int check_role(const char *, char *, size_t);
+static int check_any_schedule(const char *, char *, size_t);
 
 #define OFF(m) offsetof(struct botu_conf, m)
 #define STR(s, k, m, d, doc) \
@@ -127,6 +130,12 @@ static const struct conf_key keys[] = {
 	    "a moderator approves each PS note before it is published"),
 	INT("notes", "max_length", notes.max_length, "1500", 100, 20000,
 	    "longest PS note in characters"),
+	LIST("notes", "roles", notes.roles, "bewoner, gemeente, "
+	    "woningcorporatie, energiebedrijf, energiecoöperatie, ondernemer, "
+	    "maatschappelijke organisatie, kunstenaar", check_role,
+	    "the roles a member can give, in the waaier's order"),
+	PATH("notes", "waaier_dir", notes.waaier_dir, "",
+	    "folder where botu keeps the waaier as index.html; empty: none"),
 
 	STRC("digest", "schedule", digest.schedule, "mon 09:00",
 	    check_schedule,
@@ -138,6 +147,12 @@ static const struct conf_key keys[] = {
 	    "the organiser's name in mails and invitations; empty: none"),
 	INT("meetings", "reminder_hours", meetings.reminder_hours, "24", 0, 336,
 	    "remind this many hours before a meeting; 0: no reminder"),
+
+	STRC("summary", "schedule", summary.schedule, "daily 08:00",
+	    check_any_schedule,
+	    "when the organiser's summary goes, if anything happened"),
+	LIST("summary", "to", summary.to, "", check_addresses,
+	    "who gets it; empty: the moderators, else the list address"),
 
 	ENUM("log", "target", log.target, "stderr", target_choices,
 	    "stderr (journald) or syslog"),
@@ -223,6 +238,14 @@ check_schedule(const char *v, char *err, size_t errlen)
 }
 
 static int
+check_any_schedule(const char *v, char *err, size_t errlen)
+{
+	struct schedule s;
+
+	return schedule_parse(v, &s, err, errlen);
+}
+
+static int
 check_delimiter(const char *v, char *err, size_t errlen)
 {
 	if (strlen(v) == 1 && strchr("+-", v[0]) != NULL)
@@ -242,6 +265,16 @@ check_mailbox(const char *v, char *err, size_t errlen)
 			return -1;
 		}
 	return 0;
+}
+
+static int
+check_role(const char *v, char *err, size_t errlen)
+{
+	if (strlen(v) <= 40 && strpbrk(v, "<>\"{}") == NULL)
+		return 0;
+	snprintf(err, errlen, "role '%s' is longer than 40 characters or "
+	    "has one of < > \" { }", v);
+	return -1;
 }
 
 /* ---- reading ---- */
@@ -520,6 +553,8 @@ static int
 check_server(const struct reader *r, const char *sec,
     const struct conf_server *s, char *err)
 {
+	char buf[BOTU_ERRLEN];
+	const char *path;
 	struct stat st;
 
 	if (s->security == SEC_NONE && s->host[0] != '\0' &&
@@ -542,17 +577,18 @@ check_server(const struct reader *r, const char *sec,
 	}
 	if (s->password_file[0] == '\0')
 		return 0;
-	if (stat(s->password_file, &st) != 0 ||
-	    access(s->password_file, R_OK) != 0) {
+	path = conf_secret_file(s, buf, sizeof(buf));
+	if (stat(path, &st) != 0 || access(path, R_OK) != 0) {
 		fail_at(err, r->file, key_line(r, sec, "password_file"),
-		    "cannot read password_file %s: %s", s->password_file,
+		    "cannot read password_file %s: %s", path,
 		    strerror(errno));
 		return -1;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO))
+	/* systemd sets the mode of its credential copies itself. */
+	if (path == s->password_file && (st.st_mode & (S_IRWXG | S_IRWXO)))
 		log_warnx("%s:%d: password_file %s can be read by others; "
 		    "chmod 600 it", r->file, key_line(r, sec, "password_file"),
-		    s->password_file);
+		    path);
 	return 0;
 }
 
@@ -726,25 +762,44 @@ read_first_line(FILE *f, char **out)
 	return 0;
 }
 
+const char *
+conf_secret_file(const struct conf_server *s, char *buf, size_t len)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	const char *name = strrchr(s->password_file, '/');
+	int n;
+
+	name = name != NULL ? name + 1 : s->password_file;
+	if (dir == NULL || dir[0] != '/' || name[0] == '\0')
+		return s->password_file;
+	n = snprintf(buf, len, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= len || access(buf, F_OK) != 0)
+		return s->password_file;
+	return buf;
+}
+
 int
 conf_secret(const struct conf_server *s, char **out, char err[BOTU_ERRLEN])
 {
+	char buf[BOTU_ERRLEN];
+	const char *path;
 	FILE *f;
 	int rc, status;
 
 	*out = NULL;
 	if (s->password_file[0] != '\0') {
-		f = fopen(s->password_file, "r");
+		path = conf_secret_file(s, buf, sizeof(buf));
+		f = fopen(path, "r");
 		if (f == NULL) {
 			snprintf(err, BOTU_ERRLEN, "cannot open %s: %s",
-			    s->password_file, strerror(errno));
+			    path, strerror(errno));
 			return BOTU_ECONFIG;
 		}
 		rc = read_first_line(f, out);
 		fclose(f);
 		if (rc < 0) {
 			snprintf(err, BOTU_ERRLEN, "%s has no secret on its "
-			    "first line", s->password_file);
+			    "first line", path);
 			return BOTU_ECONFIG;
 		}
 		return BOTU_OK;

@@ -144,6 +144,93 @@ static const char *const migrations[] = {
 	"  message_id TEXT"
 	") STRICT;"
 	"CREATE INDEX tokens_member ON tokens(member_id);",
+
+	/*
+	 * 5: PS notes. Every version a member sent is kept (history); name
+	 * and role are those the author confirmed with the text. Codes of
+	 * their own: the author's consent, each moderator's verdict, a
+	 * withdrawal; a moderator need not be a member.
+	 */
+	"CREATE TABLE notes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  member_id INTEGER NOT NULL REFERENCES members(id)"
+	"    ON DELETE CASCADE,"
+	"  body TEXT NOT NULL,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  role TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL CHECK (status IN ('waiting', 'unconfirmed',"
+	"    'pending', 'published', 'rejected', 'replaced', 'withdrawn')),"
+	"  message_id TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL,"
+	"  confirmed_at INTEGER,"
+	"  decided_at INTEGER,"
+	"  decided_by TEXT,"
+	"  reason TEXT,"
+	"  published_at INTEGER,"
+	"  reminded_at INTEGER"
+	") STRICT;"
+	"CREATE INDEX notes_member ON notes(member_id, status);"
+	"CREATE INDEX notes_status ON notes(status);"
+	"CREATE TABLE note_tokens ("
+	"  token TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('author', 'moderator',"
+	"    'withdraw')),"
+	"  note_id INTEGER NOT NULL REFERENCES notes(id) ON DELETE CASCADE,"
+	"  address TEXT NOT NULL COLLATE NOCASE,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used_at INTEGER"
+	") STRICT;"
+	"CREATE INDEX note_tokens_note ON note_tokens(note_id);",
+
+	/*
+	 * 6: a mail that fails for good is an event, whichever way it
+	 * failed (refused, or retried until it expired), so the organiser's
+	 * summary can say what went wrong and when.
+	 */
+	"CREATE INDEX events_at ON events(at, kind);"
+	"CREATE TRIGGER outbox_failed_event AFTER UPDATE OF status ON outbox"
+	"  WHEN NEW.status = 'failed' AND OLD.status IS NOT 'failed' "
+	"BEGIN"
+	"  INSERT INTO events (at, member_id, kind, actor, message_id,"
+	"    detail)"
+	"  VALUES (unixepoch(), NEW.member_id, 'send-failed', 'daemon',"
+	"    NEW.message_id, NEW.rcpt || ': ' ||"
+	"    coalesce(NEW.last_error, 'no reply'));"
+	"END;",
+
+	/*
+	 * 7: bounces. Each delivery report (or SMTP refusal) about a member's
+	 * mail that botu counted, with what it added to the member's score;
+	 * per member the score (decaying from scored_at), why delivery
+	 * stopped, and the probe sent before giving up on the address.
+	 */
+	"CREATE TABLE bounces ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  member_id INTEGER REFERENCES members(id) ON DELETE CASCADE,"
+	"  outbox_id INTEGER,"
+	"  message_id TEXT,"
+	"  address TEXT NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT '',"
+	"  class TEXT NOT NULL CHECK (class IN"
+	"    ('hard', 'soft', 'ours', 'policy', 'complaint')),"
+	"  score REAL NOT NULL DEFAULT 0,"
+	"  detail TEXT NOT NULL DEFAULT ''"
+	") STRICT;"
+	"CREATE INDEX bounces_member ON bounces(member_id, at);"
+	"CREATE INDEX bounces_outbox ON bounces(outbox_id);"
+	"CREATE TABLE bounce_state ("
+	"  member_id INTEGER PRIMARY KEY REFERENCES members(id)"
+	"    ON DELETE CASCADE,"
+	"  score REAL NOT NULL DEFAULT 0,"
+	"  scored_at INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  since INTEGER,"
+	"  probe_outbox_id INTEGER,"
+	"  probe_at INTEGER"
+	") STRICT;",
 };
 
 int
@@ -200,10 +287,27 @@ db_version(struct botu_db *db)
 	return (int)n;
 }
 
+/* Tests: BOTU_CRASH_AT=migration[:N] (see db.h). */
+static void
+crash_in_migration(int version)
+{
+	const char *want = getenv("BOTU_CRASH_AT");
+	long long n = 0;
+
+	if (want == NULL || strncmp(want, "migration", 9) != 0 ||
+	    (want[9] != '\0' && want[9] != ':') ||
+	    (want[9] == ':' && str_to_int(want + 10, 1, 1000000, &n) < 0) ||
+	    (n != 0 && n != version))
+		return;
+	log_warnx("crash point migration:%d reached: aborting as asked",
+	    version);
+	abort();
+}
+
 static int
 migrate(struct botu_db *db, int target, char *err)
 {
-	int v = db_version(db);
+	int v = db_version(db), rc;
 
 	if (v < 0) {
 		set_err(err, db, "cannot read the schema version");
@@ -220,11 +324,17 @@ migrate(struct botu_db *db, int target, char *err)
 
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
 		    v + 1);
-		/* DDL is transactional: a failed step leaves version v. */
+		/* DDL is transactional: a failed or interrupted step leaves
+		 * version v, and the next start does it again. */
 		if (db_begin(db) != BOTU_OK ||
 		    db_exec(db, migrations[v]) != BOTU_OK ||
-		    db_exec(db, pragma) != BOTU_OK ||
-		    db_commit(db) != BOTU_OK) {
+		    db_exec(db, pragma) != BOTU_OK)
+			rc = BOTU_EDATA;
+		else {
+			crash_in_migration(v + 1);
+			rc = db_commit(db);
+		}
+		if (rc != BOTU_OK) {
 			char what[64];
 
 			snprintf(what, sizeof(what), "schema upgrade to "

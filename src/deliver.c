@@ -8,6 +8,7 @@
 #include "botu/deliver.h"
 #include "botu/log.h"
 #include "botu/outbox.h"
+#include "botu/score.h"
 #include "botu/smtp.h"
 #include "botu/util.h"
 
@@ -204,7 +205,7 @@ trip(struct deliver *d, const char *why)
 {
 	time_t now = time(NULL), pause = DELIVER_PAUSE_FIRST;
 	int trips = (int)state_time(d->db, KEY_TRIPS);
-	char num[32];
+	char num[32], shown[BOTU_ERRLEN];
 
 	for (int i = 0; i < trips && pause < PAUSE_MAX; i++)
 		pause *= 2;
@@ -215,8 +216,12 @@ trip(struct deliver *d, const char *why)
 	db_state_set(d->db, KEY_REASON, why);
 	snprintf(num, sizeof(num), "%d", trips + 1);
 	db_state_set(d->db, KEY_TRIPS, num);
+	str_copy(shown, why, sizeof(shown));
+	log_mask_line(shown, sizeof(shown));
 	log_warnx("sending paused for %lld minutes: %s", (long long)pause / 60,
-	    why);
+	    shown);
+	/* For the organiser's summary. */
+	db_event(d->db, 0, "sending-paused", "daemon", NULL, why);
 }
 
 static void
@@ -247,6 +252,7 @@ record_run(struct deliver *d, struct deliver_report *r, int about_us)
 		else {
 			outbox_failed(d->db, job->row.id, now, job->res.code,
 			    job->res.text);
+			score_refused(d->db, job->row.id, job->res.text);
 			r->failed++;
 		}
 		free_job(job);
@@ -267,6 +273,7 @@ record_perm(struct deliver *d, struct deliver_report *r, struct job *job)
 	if (names_rcpt(job)) {
 		outbox_failed(d->db, job->row.id, time(NULL), job->res.code,
 		    job->res.text);
+		score_refused(d->db, job->row.id, job->res.text);
 		r->failed++;
 		free_job(job);
 		return;

@@ -7,12 +7,15 @@
 
 #include "botu/addr.h"
 #include "botu/authres.h"
+#include "botu/bounce.h"
 #include "botu/confirm.h"
 #include "botu/dates.h"
 #include "botu/handle.h"
 #include "botu/log.h"
 #include "botu/mailout.h"
 #include "botu/members.h"
+#include "botu/notes.h"
+#include "botu/score.h"
 #include "botu/util.h"
 
 /* Everything one decision needs. */
@@ -26,6 +29,8 @@ struct ctx {
 	char			*err;
 	struct member		 m;	/* the sender, when known */
 	int			 known;
+	int			 note_waiting;	/* a note waits for sign-up */
+	int64_t			 signup_id;	/* who was asked to confirm */
 };
 
 static void
@@ -174,6 +179,8 @@ send_confirmation(struct ctx *x, int64_t member_id, const char *name)
 	tmpl_set(vars, "expires", when);
 	tmpl_set(vars, "confirm_address", reply_to);
 	tmpl_set(vars, "privacy_version", HANDLE_PRIVACY_VERSION);
+	tmpl_set(vars, "note_waiting", x->note_waiting ? "yes" : "");
+	x->signup_id = member_id;
 	rc = answer(x, x->msg->from.addr, name, lang_code(x),
 	    "confirm-subscribe", "confirm", reply_to, member_id, NULL, expires,
 	    vars);
@@ -237,6 +244,89 @@ subscribe(struct ctx *x)
 	return rc;
 }
 
+/* ---- notes (notes.c does the work) ---- */
+
+static void
+notes_ctx(struct ctx *x, struct notes_mail *nm)
+{
+	memset(nm, 0, sizeof(*nm));
+	nm->conf = x->conf;
+	nm->db = x->db;
+	nm->msg = x->msg;
+	nm->c = x->c;
+	nm->sender = x->known ? &x->m : NULL;
+	nm->dry = x->dry;
+	nm->d = x->d;
+	nm->err = x->err;
+}
+
+/* A code of the notes' own: 1 when it was one, 0 when not, or error. */
+static int
+notes_code(struct ctx *x)
+{
+	struct notes_mail nm;
+
+	notes_ctx(x, &nm);
+	return notes_on_token(&nm);
+}
+
+static int subscribe(struct ctx *);
+
+/* "Afwijzen" reads as a moderator's no; to a sign-up it is a no too. */
+static int
+refuses(struct ctx *x)
+{
+	char *reason = NULL;
+	int no = notes_verdict(x->c->own_words, &reason) ==
+	    NOTE_VERDICT_REJECT;
+
+	free(reason);
+	return no;
+}
+
+/* A note; from someone who is not a member yet, with their sign-up. */
+static int
+note(struct ctx *x)
+{
+	struct notes_mail nm;
+	size_t len;
+	int rc;
+
+	notes_ctx(x, &nm);
+	if (x->db == NULL) {
+		decide(x, 1, NULL, "keep the PS note and ask the sender to "
+		    "confirm it (after signing up, if they are no member)");
+		return BOTU_OK;
+	}
+	rc = notes_on_note(&nm);
+	if (rc != NOTES_SIGNUP)
+		return rc;
+	x->note_waiting = 1;
+	rc = subscribe(x);
+	if (rc != BOTU_OK || x->dry || x->signup_id == 0)
+		return rc;
+	len = strlen(x->d->action);
+	snprintf(x->d->action + len, sizeof(x->d->action) - len,
+	    "; keep the PS note until then");
+	return notes_hold(&nm, x->signup_id);
+}
+
+static int
+note_other(struct ctx *x)
+{
+	struct notes_mail nm;
+
+	notes_ctx(x, &nm);
+	switch (x->c->intent) {
+	case INTENT_NOTE_QUESTION:
+		return notes_on_question(&nm);
+	case INTENT_PROFILE:
+		return notes_on_profile(&nm);
+	default:
+		return notes_on_withdraw(&nm);
+	}
+}
+
 /* ---- confirmation ---- */
 
 static int
@@ -283,6 +373,9 @@ apply_confirm(struct ctx *x, const struct confirm_code *code,
 		rc = confirm_use(x->db, x->c->token);
 	if (rc == BOTU_OK)
 		rc = welcome(x, m);
+	if (rc == BOTU_OK)
+		rc = notes_after_signup(x->db, x->conf, m, x->msg->message_id,
+		    x->err);
 	return rc;
 }
 
@@ -301,9 +394,16 @@ confirm(struct ctx *x)
 	rc = confirm_lookup(x->db, x->c->token, &code);
 	if (rc < 0)
 		return BOTU_ETEMP;
+	if (rc == 0 && (rc = notes_code(x)) != 0)
+		return rc < 0 ? rc : BOTU_OK;
 	if (rc == 0) {
 		decide(x, 0, "no such confirmation code",
 		    "leave it for a person");
+		return BOTU_OK;
+	}
+	if (refuses(x)) {
+		decide(x, 0, "a reply to a confirmation request that seems "
+		    "to say no", "leave it for a person");
 		return BOTU_OK;
 	}
 	if (code.used_at != 0) {
@@ -443,22 +543,62 @@ help(struct ctx *x)
 	return rc;
 }
 
+/* ---- delivery reports ---- */
+
+/*
+ * Only a report about botu's own mail is botu's: it counts (score.h) and
+ * is filed. Every other report belongs to the person whose inbox this is.
+ */
+static int
+bounce(struct ctx *x)
+{
+	struct bounce_report r;
+	struct score_match sm;
+	char action[256], why[300];
+	int rc;
+
+	bounce_parse(x->msg, &r);
+	rc = score_match(x->db, x->conf, x->msg, &r, &sm);
+	if (rc != BOTU_OK) {
+		snprintf(x->err, BOTU_ERRLEN, "cannot look up the outbox: %s",
+		    db_errmsg(x->db));
+		goto out;
+	}
+	if (sm.verp < 0)
+		decide(x, 1, sm.how, "file it as done and change nothing");
+	else if (sm.verp > 0 && sm.outbox_id == 0)
+		decide(x, 1, "sent to a bounce address of no mail in the "
+		    "outbox (the send test's own, or a forged number)",
+		    "file it as done and change nothing");
+	else if (sm.outbox_id == 0)
+		decide(x, 0, x->db == NULL ? "a delivery report; without "
+		    "botu's database it cannot tell whether it sent the "
+		    "returned mail" : "a delivery report about mail botu did "
+		    "not send (no Message-ID of its outbox in it)",
+		    "leave it for a person");
+	else {
+		rc = score_report(x->db, x->conf, x->msg, &r, &sm, x->dry,
+		    action, sizeof(action), x->err);
+		snprintf(why, sizeof(why), "a delivery report about botu's "
+		    "%s mail to %s (%s)", sm.kind, log_addr(sm.rcpt), sm.how);
+		decide(x, 1, why, "%s", action);
+	}
+out:
+	bounce_report_clear(&r);
+	return rc;
+}
+
 /* ---- the decision ---- */
 
 static const char *
 later_reason(enum intent i)
 {
 	switch (i) {
-	case INTENT_NOTE:
-	case INTENT_NOTE_QUESTION:
-		return "PS notes are not handled by this version yet";
 	case INTENT_UPDATE:
 		return "updates are not handled by this version yet";
 	case INTENT_RSVP:
 		return "answers to invitations are not handled by this "
 		    "version yet";
-	case INTENT_BOUNCE:
-		return "delivery reports are not handled by this version yet";
 	default:
 		return NULL;
 	}
@@ -470,6 +610,8 @@ dispatch(struct ctx *x)
 	enum intent i = x->c->intent;
 	const char *later = later_reason(i);
 
+	if (i == INTENT_BOUNCE)
+		return bounce(x);
 	if (i == INTENT_LEAVE_ALONE || i == INTENT_AUTOMATIC || later) {
 		decide(x, 0, later, "leave it for a person%s",
 		    i == INTENT_AUTOMATIC ? " and never answer it" : "");
@@ -491,6 +633,12 @@ dispatch(struct ctx *x)
 		return unsubscribe(x);
 	case INTENT_HELP:
 		return help(x);
+	case INTENT_NOTE:
+		return note(x);
+	case INTENT_NOTE_QUESTION:
+	case INTENT_PROFILE:
+	case INTENT_WITHDRAW:
+		return note_other(x);
 	default:
 		decide(x, 0, NULL, "leave it for a person");
 		return BOTU_OK;
@@ -519,7 +667,13 @@ handle_decide(const struct botu_conf *conf, struct botu_db *db,
 	classify(conf, msg, x.known ? &facts : NULL, c);
 	str_copy(d->intent, intent_name(c->intent), sizeof(d->intent));
 	str_copy(d->reason, c->rule, sizeof(d->reason));
-	rc = dispatch(&x);
+	/* A member whose mail bounced writes in: the address works. */
+	rc = BOTU_OK;
+	if (x.known && !dry_run && c->intent != INTENT_AUTOMATIC &&
+	    c->intent != INTENT_BOUNCE)
+		rc = score_wrote_in(db, &x.m, msg->message_id);
+	if (rc == BOTU_OK)
+		rc = dispatch(&x);
 	member_clear(&x.m);
 	return rc;
 }

@@ -1,4 +1,5 @@
 /* log.c - see log.h */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -142,6 +143,47 @@ fatalx(const char *fmt, ...)
 	exit(EX_SOFTWARE);
 }
 
+/*
+ * A token: 20 letters and digits or more in a row (token.c makes 26 of
+ * base32), too long for a word people use in an address.
+ */
+static size_t
+token_run(const char *s, const char *end)
+{
+	size_t n = 0;
+
+	while (s + n < end && isalnum((unsigned char)s[n]))
+		n++;
+	return n >= 20 ? n : 0;
+}
+
+/*
+ * A full address, but a token in it (annerike+bevestig-TOKEN@...) is a
+ * secret that acts for someone: keep 4 characters of it.
+ */
+static void
+full_addr(char *out, size_t len, const char *addr, const char *at)
+{
+	struct buf b;
+	const char *p = addr;
+	size_t n;
+
+	buf_init(&b);
+	while (p < at) {
+		buf_addc(&b, *p);
+		n = *p == '+' || *p == '-' ? token_run(p + 1, at) : 0;
+		if (n > 0) {
+			buf_add(&b, p + 1, 4);
+			buf_adds(&b, "***");
+			p += n;
+		}
+		p++;
+	}
+	buf_adds(&b, at);
+	str_copy(out, b.s, len);
+	buf_free(&b);
+}
+
 const char *
 log_addr(const char *addr)
 {
@@ -153,10 +195,42 @@ log_addr(const char *addr)
 	if (addr == NULL)
 		return "(none)";
 	at = strrchr(addr, '@');
-	if (!log_mask || at == NULL || at == addr) {
+	if (at == NULL || at == addr) {
 		str_copy(out, addr, sizeof(ring[0]));
+		return out;
+	}
+	if (!log_mask) {
+		full_addr(out, sizeof(ring[0]), addr, at);
 		return out;
 	}
 	snprintf(out, sizeof(ring[0]), "%c***%s", addr[0], at);
 	return out;
+}
+
+void
+log_mask_line(char *line, size_t size)
+{
+	struct buf b;
+	char addr[320];
+	const char *p = line, *open, *close;
+
+	buf_init(&b);
+	while ((open = strchr(p, '<')) != NULL &&
+	    (close = strchr(open, '>')) != NULL) {
+		size_t n = (size_t)(close - open - 1);
+
+		buf_add(&b, p, (size_t)(open - p) + 1);
+		if (n < sizeof(addr) && memchr(open + 1, '@', n) != NULL &&
+		    memchr(open + 1, ' ', n) == NULL) {
+			memcpy(addr, open + 1, n);
+			addr[n] = '\0';
+			buf_adds(&b, log_addr(addr));
+		} else
+			buf_add(&b, open + 1, n);
+		buf_addc(&b, '>');
+		p = close + 1;
+	}
+	buf_adds(&b, p);
+	str_copy(line, b.s, size);
+	buf_free(&b);
 }

@@ -1,4 +1,5 @@
 /* mailout.c - see mailout.h */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -7,6 +8,7 @@
 #include "botu/mailout.h"
 #include "botu/outbox.h"
 #include "botu/util.h"
+#include "botu/verp.h"
 
 const char *const mailout_templates[] = {
 	"confirm-subscribe",
@@ -14,6 +16,21 @@ const char *const mailout_templates[] = {
 	"welcome",
 	"help",
 	"already-member",
+	"note-confirm",
+	"note-moderate",
+	"note-remind",
+	"note-published",
+	"note-rejected",
+	"note-question",
+	"note-empty",
+	"note-too-long",
+	"note-already-decided",
+	"note-withdraw-confirm",
+	"note-withdrawn",
+	"profile",
+	"summary",
+	"probe",
+	"send-test",
 	NULL,
 };
 
@@ -74,6 +91,7 @@ queue_composed(struct botu_db *db, const struct botu_conf *conf,
 	};
 	char *mid = compose_message_id(addr_domain(conf));
 	struct buf b;
+	int64_t id = 0;
 	int rc;
 
 	buf_init(&b);
@@ -82,7 +100,11 @@ queue_composed(struct botu_db *db, const struct botu_conf *conf,
 		om.message_id = mid;
 		om.data = b.s;
 		om.len = b.len;
-		rc = outbox_add(db, &om, NULL);
+		rc = outbox_add(db, &om, &id);
+		if (rc == BOTU_OK)
+			rc = verp_apply(db, conf, id);
+		if (rc == BOTU_OK && m->outbox_id != NULL)
+			*m->outbox_id = id;
 		if (rc != BOTU_OK)
 			snprintf(err, BOTU_ERRLEN, "cannot store the mail: %s",
 			    db_errmsg(db));
@@ -96,8 +118,9 @@ int
 mailout_queue(struct botu_db *db, const struct botu_conf *conf,
     const struct mailout *m, struct tmpl_vars *vars, char err[BOTU_ERRLEN])
 {
-	const char *langs[] = { m->lang, conf_languages[conf->list.language],
-	    "en", NULL };
+	/* NULL ends the list: "" is skipped, as an unknown language. */
+	const char *langs[] = { m->lang != NULL ? m->lang : "",
+	    conf_languages[conf->list.language], "en", NULL };
 	struct tmpl_vars *own = NULL;
 	struct tmpl_mail tm = { 0 };
 	int rc;
@@ -112,4 +135,34 @@ mailout_queue(struct botu_db *db, const struct botu_conf *conf,
 	tmpl_mail_clear(&tm);
 	tmpl_vars_free(own);
 	return rc;
+}
+
+int
+mailout_check(const struct botu_conf *conf, int *n, char err[BOTU_ERRLEN])
+{
+	const char *dir = tmpl_dir(conf->list.templates);
+
+	*n = 0;
+	for (int l = 0; l < LANG_COUNT; l++)
+		for (size_t i = 0; mailout_templates[i] != NULL; i++) {
+			const char *langs[] = { conf_languages[l], NULL };
+			struct tmpl_vars *vars = tmpl_vars_new();
+			struct tmpl_mail m = { 0 };
+			int rc;
+
+			err[0] = '\0';
+			mailout_list_vars(conf, vars, NULL);
+			rc = tmpl_mail_render(dir, langs, mailout_templates[i],
+			    vars, &m, err);
+			if (rc == BOTU_OK && strcmp(m.lang, conf_languages[l]))
+				snprintf(err, BOTU_ERRLEN, "%s/%s/%s.txt is "
+				    "missing", dir, conf_languages[l],
+				    mailout_templates[i]);
+			tmpl_mail_clear(&m);
+			tmpl_vars_free(vars);
+			if (rc != BOTU_OK || err[0] != '\0')
+				return BOTU_EDATA;
+			(*n)++;
+		}
+	return BOTU_OK;
 }

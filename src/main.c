@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/stat.h>
 
 #include "botu/cmd.h"
 #include "botu/log.h"
@@ -36,8 +37,12 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "what the organiser needs to know" },
 	{ "check", cmd_check, "check the configuration and the database" },
 	{ "explain", cmd_explain, "how botu understands one mail, and why" },
-	{ "members", cmd_members, "list, add, remove and export members" },
+	{ "members", cmd_members,
+	    "list, add, change, remove, forget and export members" },
+	{ "notes", cmd_notes, "list, show, approve and reject PS notes" },
+	{ "waaier", cmd_waaier, "all published PS notes as one page" },
 	{ "outbox", cmd_outbox, "list, retry, drop or flush outgoing mail" },
+	{ "backup", cmd_backup, "copy the database, also while botu runs" },
 	{ "parse-worker", cmd_parse_worker, NULL },
 };
 
@@ -70,6 +75,8 @@ main(int argc, char **argv)
 
 	/* libcurl and libetpan write to sockets that peers may close. */
 	signal(SIGPIPE, SIG_IGN);
+	/* The database and its backups hold personal data. */
+	umask(077);
 	cli.conf_file = getenv("BOTU_CONF");
 	if (cli.conf_file == NULL || cli.conf_file[0] == '\0')
 		cli.conf_file = DEFAULT_CONF;

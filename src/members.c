@@ -168,6 +168,24 @@ members_set_status(struct botu_db *db, int64_t id, const char *status,
 }
 
 int
+members_set_delivery(struct botu_db *db, int64_t id, const char *delivery,
+    const char *kind, const char *actor, const char *message_id,
+    const char *detail)
+{
+	sqlite3_stmt *st = db_stmt(db, "UPDATE members SET delivery = ?, "
+	    "updated_at = ? WHERE id = ?");
+	int rc;
+
+	sqlite3_bind_text(st, 1, delivery, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 3, id);
+	rc = db_exec_stmt(db, st);
+	if (rc == BOTU_OK)
+		rc = db_event(db, id, kind, actor, message_id, detail);
+	return rc;
+}
+
+int
 members_set_consent(struct botu_db *db, int64_t id, const char *channel,
     const char *message_id, const char *text_version)
 {
@@ -359,6 +377,82 @@ members_remove(struct botu_db *db, const char *email, const char *actor,
 }
 
 int
+members_set_profile(struct botu_db *db, int64_t id, const char *name,
+    const char *role, const char *language, int core, const char *actor,
+    const char *message_id)
+{
+	sqlite3_stmt *st = db_stmt(db, "UPDATE members SET "
+	    "name = coalesce(?1, name), role = coalesce(?2, role), "
+	    "language = coalesce(?3, language), "
+	    "core = CASE WHEN ?4 < 0 THEN core ELSE ?4 END, updated_at = ?5 "
+	    "WHERE id = ?6 AND (name IS NOT coalesce(?1, name) OR "
+	    "role IS NOT coalesce(?2, role) OR "
+	    "language IS NOT coalesce(?3, language) OR "
+	    "core IS NOT CASE WHEN ?4 < 0 THEN core ELSE ?4 END)");
+	struct buf detail;
+	int rc;
+
+	if (name != NULL)
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (role != NULL)
+		sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+	if (language != NULL)
+		sqlite3_bind_text(st, 3, language, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, core < 0 ? -1 : core != 0);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 6, id);
+	rc = db_exec_stmt(db, st);
+	if (rc != BOTU_OK || db_changes(db) == 0)
+		return rc;
+	buf_init(&detail);
+	buf_addf(&detail, "%s%s%s%s", name != NULL ? "name " : "",
+	    role != NULL ? "role " : "", language != NULL ? "language " : "",
+	    core >= 0 ? "core" : "");
+	rc = db_event(db, id, "profile", actor, message_id, detail.s);
+	buf_free(&detail);
+	return rc;
+}
+
+int
+members_forget(struct botu_db *db, const char *email, const char *actor,
+    int64_t *id, char err[BOTU_ERRLEN])
+{
+	static const char *const erase[] = {
+		"DELETE FROM outbox WHERE member_id = ?1 OR rcpt = ?2",
+		"UPDATE inbound SET sender = NULL, subject = NULL WHERE "
+		"sender = ?2 COLLATE NOCASE",
+		"DELETE FROM members WHERE id = ?1",
+	};
+	struct member m;
+	sqlite3_stmt *st;
+	int rc;
+
+	*id = 0;
+	rc = members_get(db, email, &m);
+	if (rc <= 0) {
+		snprintf(err, BOTU_ERRLEN, rc < 0 ? "%s" : "%s is not known",
+		    rc < 0 ? db_errmsg(db) : email);
+		return rc < 0 ? BOTU_EDATA : BOTU_EPERM;
+	}
+	*id = m.id;
+	for (size_t i = 0; i < NELEM(erase) && rc >= 0; i++) {
+		/* Each is a literal: db_stmt caches by pointer. */
+		st = db_stmt(db, erase[i]);
+		sqlite3_bind_int64(st, 1, m.id);
+		sqlite3_bind_text(st, 2, m.email, -1, SQLITE_STATIC);
+		rc = db_exec_stmt(db, st);
+	}
+	if (rc == BOTU_OK)
+		rc = db_event(db, 0, "forget", actor, NULL,
+		    "a member was erased on request");
+	if (rc != BOTU_OK)
+		snprintf(err, BOTU_ERRLEN, "cannot forget %s: %s", email,
+		    db_errmsg(db));
+	member_clear(&m);
+	return rc;
+}
+
+int
 members_count(struct botu_db *db, const char *status, int64_t *out)
 {
 	sqlite3_stmt *st = db_stmt(db,
@@ -368,6 +462,23 @@ members_count(struct botu_db *db, const char *status, int64_t *out)
 	sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? BOTU_OK : BOTU_EDATA;
+}
+
+int
+members_count_delivery(struct botu_db *db, int64_t *bouncing,
+    int64_t *disabled)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT "
+	    "count(*) FILTER (WHERE delivery = 'bouncing'), "
+	    "count(*) FILTER (WHERE delivery = 'disabled') "
+	    "FROM members WHERE status != 'unsubscribed'");
+	int rc;
+
+	rc = sqlite3_step(st);
+	*bouncing = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	*disabled = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? BOTU_OK : BOTU_EDATA;
 }
@@ -401,6 +512,21 @@ iso_time(int64_t t, char *buf, size_t len)
 	}
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return buf;
+}
+
+/* Why mail to a member stopped (score.h), for the text listing. */
+static void
+write_delivery_reason(struct botu_db *db, FILE *f, const struct member *m)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT reason, coalesce(strftime("
+	    "'%Y-%m-%d', since, 'unixepoch'), '') FROM bounce_state "
+	    "WHERE member_id = ? AND reason != ''");
+
+	sqlite3_bind_int64(st, 1, m->id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		fprintf(f, "%-32s %s since %s: %s\n", "", m->delivery,
+		    db_col_text(st, 1), db_col_text(st, 0));
+	sqlite3_reset(st);
 }
 
 static void
@@ -445,7 +571,12 @@ write_json(struct botu_db *db, FILE *f, const char *status)
 	    "        'message_id', consent_message_id,"
 	    "        'text_version', consent_text_version) END,"
 	    "    'created', strftime('%Y-%m-%dT%H:%M:%SZ', created_at,"
-	    "      'unixepoch')) AS j"
+	    "      'unixepoch'),"
+	    "    'bounce', (SELECT json_object('score', round(b.score, 2),"
+	    "      'reason', b.reason, 'since', strftime("
+	    "      '%Y-%m-%dT%H:%M:%SZ', b.since, 'unixepoch'))"
+	    "      FROM bounce_state b WHERE b.member_id = members.id AND"
+	    "      (b.score > 0 OR b.reason != ''))) AS j"
 	    "  FROM members WHERE ?1 IS NULL OR status = ?1"
 	    "  ORDER BY email)");
 	int rc;
@@ -482,6 +613,8 @@ members_write(struct botu_db *db, FILE *f, enum members_format fmt,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		member_from_row(st, &m);
 		write_row(f, fmt, &m);
+		if (fmt == MEMBERS_TEXT && strcmp(m.delivery, "on") != 0)
+			write_delivery_reason(db, f, &m);
 		member_clear(&m);
 	}
 	sqlite3_reset(st);

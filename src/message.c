@@ -1888,6 +1888,8 @@ set_text(struct ctx *c)
 	free(t);
 }
 
+static void visit_report(struct ctx *, struct mailmime *, int);
+
 /* The report parts: text/calendar, delivery-status, returned headers. */
 static void
 visit_single(struct ctx *c, struct mailmime *p, int in_report)
@@ -1908,20 +1910,56 @@ visit_single(struct ctx *c, struct mailmime *p, int in_report)
 			if (*s >= 'a' && *s <= 'z')
 				*s = (char)(*s - 'a' + 'A');
 	}
+	visit_report(c, p, in_report);
+}
+
+/* Delivery status, complaint and returned headers. */
+static void
+visit_report(struct ctx *c, struct mailmime *p, int in_report)
+{
+	struct message *m = c->m;
+
 	if (m->dsn == NULL && (part_is(p, "message/delivery-status") ||
 	    part_is(p, "message/global-delivery-status")))
 		m->dsn = part_text(c, p, "utf-8");
-	if (m->returned_headers == NULL && in_report &&
-	    (part_is(p, "text/rfc822-headers") ||
+	if (m->feedback == NULL && part_is(p, "message/feedback-report"))
+		m->feedback = part_text(c, p, "utf-8");
+	if (!(part_is(p, "text/rfc822-headers") ||
 	    part_is(p, "message/rfc822") || part_is(p, "message/global") ||
 	    part_is(p, "message/global-headers")))
+		return;
+	if (m->returned_headers == NULL && in_report)
 		m->returned_headers = header_block(part_text(c, p, "utf-8"));
+	else if (m->attached_headers == NULL && !in_report)
+		m->attached_headers = header_block(part_text(c, p, "utf-8"));
+}
+
+/*
+ * A report that a gateway forwarded as an attached message: its delivery
+ * status, complaint and returned headers count, nothing else of it.
+ */
+static void
+walk_report(struct ctx *c, struct mailmime *p, int depth, int in_report)
+{
+	clistiter *it;
+	int rep;
+
+	if (depth > MAX_DEPTH || ++c->nparts > MAX_PARTS)
+		return;
+	if (p->mm_type == MAILMIME_MULTIPLE) {
+		rep = part_is(p, "multipart/report");
+		for (it = clist_begin(p->mm_data.mm_multipart.mm_mp_list);
+		    it != NULL; it = clist_next(it))
+			walk_report(c, clist_content(it), depth + 1, rep);
+	} else if (in_report)
+		visit_report(c, p, in_report);
 }
 
 /*
  * Walks the tree (bounded depth and part count) for attachments and the
  * special parts. An attached message/rfc822 is not entered: its
- * attachments and invitations are not this message's.
+ * attachments and invitations are not this message's (a report inside
+ * one is read by walk_report()).
  */
 static void
 walk(struct ctx *c, struct mailmime *p, int depth, int in_related,
@@ -1952,6 +1990,12 @@ walk(struct ctx *c, struct mailmime *p, int depth, int in_related,
 				    depth + 1, 0, 0);
 		} else {
 			visit_single(c, p, in_report);
+			if (p->mm_data.mm_message.mm_msg_mime != NULL &&
+			    part_is(p->mm_data.mm_message.mm_msg_mime,
+			    "multipart/report"))
+				walk_report(c,
+				    p->mm_data.mm_message.mm_msg_mime,
+				    depth + 1, 0);
 		}
 		break;
 	}
@@ -2112,6 +2156,8 @@ message_clear(struct message *m)
 	free(m->calendar_method);
 	free(m->dsn);
 	free(m->returned_headers);
+	free(m->attached_headers);
+	free(m->feedback);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -2294,6 +2340,8 @@ message_pack(const struct message *m, struct buf *out)
 	put_str(out, m->calendar_method != NULL ? m->calendar_method : "");
 	put_str(out, m->dsn);
 	put_str(out, m->returned_headers);
+	put_str(out, m->attached_headers);
+	put_str(out, m->feedback);
 	put_u64(out, (uint64_t)m->size);
 }
 
@@ -2422,6 +2470,8 @@ message_unpack(const char *data, size_t len, struct message *m)
 	m->calendar_method = get_str(&r, 0);
 	m->dsn = get_str(&r, 1);
 	m->returned_headers = get_str(&r, 1);
+	m->attached_headers = get_str(&r, 1);
+	m->feedback = get_str(&r, 1);
 	m->size = (size_t)get_u64(&r);
 	if (r.bad || r.left != 0) {
 		message_clear(m);

@@ -98,6 +98,7 @@ trace_in(struct smtp_trace *t, const char *s, size_t n)
 	if (t->quit) {
 		if (log_debug_enabled()) {
 			copy_line(line, sizeof(line), s, n);
+			log_mask_line(line, sizeof(line));
 			log_debug("smtp %s: < %s", t->host, line);
 		}
 		return;
@@ -109,8 +110,11 @@ trace_in(struct smtp_trace *t, const char *s, size_t n)
 		    (s[2] - '0');
 	else
 		t->code = 0;
-	if (log_debug_enabled())
-		log_debug("smtp %s: < %s", t->host, t->reply);
+	if (log_debug_enabled()) {
+		str_copy(line, t->reply, sizeof(line));
+		log_mask_line(line, sizeof(line));
+		log_debug("smtp %s: < %s", t->host, line);
+	}
 }
 
 /*
@@ -146,6 +150,7 @@ trace_out(struct smtp_trace *t, const char *s, size_t n)
 		t->quit = 1;
 	if (log_debug_enabled()) {
 		copy_line(line, sizeof(line), s, n);
+		log_mask_line(line, sizeof(line));
 		log_debug("smtp %s: > %s", t->host, line);
 	}
 }

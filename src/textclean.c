@@ -357,6 +357,91 @@ text_core(const char *own)
 	return buf_detach(&b);
 }
 
+/* Lines after a closing: a few short ones (a name, a phone number). */
+static int
+is_tail(char *const *lines, size_t from, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = from; i < n; i++) {
+		char *norm = normalise(lines[i]);
+		int words = word_count(norm);
+
+		free(norm);
+		if (words > 6)
+			return 0;
+		if (lines[i][0] != '\0')
+			k++;
+	}
+	return k <= 5;
+}
+
+static int
+blank(const char *s)
+{
+	return s[strspn(s, " \t")] == '\0';
+}
+
+char *
+text_message(const char *own)
+{
+	size_t n, i, start = 0, end;
+	char **lines = split_lines(own != NULL ? own : "", &n);
+	struct buf b;
+
+	int closed = 0;
+
+	end = n;
+	/* From the end, so a "Best wel..." inside the text stays. */
+	for (i = n; i-- > 0;) {
+		char *norm = normalise(lines[i]);
+		int closing = norm[0] != '\0' && is_closing(norm);
+
+		free(norm);
+		if (closing && is_tail(lines, i + 1, n)) {
+			end = i;
+			closed = 1;
+			break;
+		}
+	}
+	while (end > 0 && blank(lines[end - 1]))
+		end--;
+	/* A bare name under the text, when there is text above it. */
+	if (!closed && end > 2 && is_name_line(lines[end - 1]) &&
+	    blank(lines[end - 2])) {
+		for (i = 0; i + 2 < end && blank(lines[i]); i++)
+			;
+		if (i + 2 < end)
+			end--;
+	}
+	while (start < end && blank(lines[start]))
+		start++;
+	if (start < end) {
+		char *norm = normalise(lines[start]);
+
+		size_t len = strlen(lines[start]);
+
+		/* "Hoi Annerike," alone: "Hoi, ik ben Piet en..." is text. */
+		if (is_greeting(norm) && len < 60 && (start + 1 == end ||
+		    blank(lines[start + 1]) ||
+		    strchr(",!:", lines[start][len - 1]) != NULL))
+			start++;
+		free(norm);
+	}
+	buf_init(&b);
+	for (i = start; i < end; i++) {
+		if (b.len == 0 && blank(lines[i]))
+			continue;
+		buf_adds(&b, lines[i]);
+		buf_addc(&b, '\n');
+	}
+	while (b.len > 0 && (b.s[b.len - 1] == '\n' ||
+	    b.s[b.len - 1] == ' '))
+		buf_truncate(&b, b.len - 1);
+	free_lines(lines, n);
+	return buf_detach(&b);
+}
+
 static const char *const reply_prefixes[] = {
 	"re", "antw", "antwoord", "aw", "sv", "vs", "ref", NULL,
 };

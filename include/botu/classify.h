@@ -28,6 +28,8 @@ enum intent {
 	INTENT_RSVP,
 	INTENT_BOUNCE,
 	INTENT_AUTOMATIC,
+	INTENT_PROFILE,		/* "naam: ...", "rol: ..." from a member */
+	INTENT_WITHDRAW,	/* "PS intrekken", "withdraw my note" */
 };
 
 /* The intent's name as explain and the logs show it ("leave-alone"). */

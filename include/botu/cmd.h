@@ -59,5 +59,8 @@ int	cmd_outbox(struct cli *, int argc, char **argv);
 int	cmd_run(struct cli *, int argc, char **argv);
 int	cmd_status(struct cli *, int argc, char **argv);
 int	cmd_explain(struct cli *, int argc, char **argv);
+int	cmd_notes(struct cli *, int argc, char **argv);
+int	cmd_waaier(struct cli *, int argc, char **argv);
+int	cmd_backup(struct cli *, int argc, char **argv);
 
 #endif

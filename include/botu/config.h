@@ -101,6 +101,8 @@ struct botu_conf {
 	struct {
 		int	  moderation;
 		int	  max_length;
+		char	**roles;	/* in the waaier's order */
+		char	 *waaier_dir;	/* "": no page kept */
 	} notes;
 
 	struct {
@@ -112,6 +114,11 @@ struct botu_conf {
 		char	 *organizer_name;
 		int	  reminder_hours;
 	} meetings;
+
+	struct {
+		char	 *schedule;	/* see schedule.h */
+		char	**to;		/* NULL: moderators, else address */
+	} summary;
 
 	struct {
 		int	  target;	/* enum conf_log_target */
@@ -149,5 +156,16 @@ int	conf_port(const struct conf_server *, int is_smtp);
  */
 int	conf_secret(const struct conf_server *, char **out,
 	    char err[BOTU_ERRLEN]);
+
+/*
+ * The file password_file is read from. Under systemd, LoadCredential=
+ * NAME:PATH gives the service a copy of a secret in $CREDENTIALS_DIRECTORY
+ * /NAME that only the service user can read, so the secret itself can
+ * stay root's: a password_file whose file name is NAME is then read from
+ * there. Returns password_file itself otherwise (also "" when unset);
+ * buf (len bytes) holds the path when it is another.
+ */
+const char *conf_secret_file(const struct conf_server *, char *buf,
+	    size_t len);
 
 #endif

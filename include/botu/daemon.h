@@ -8,7 +8,11 @@
  * growing backoff (up to 5 minutes); a refused login waits 15 minutes and
  * then longer, so a changed password does not get the account locked.
  * SIGTERM and SIGINT finish the message being handled, let running SMTP
- * transactions end, and exit 0.
+ * transactions end, and exit 0. SIGHUP reads the configuration file again
+ * and, if it is good (and its templates render), goes on with it after the
+ * message being handled and the running SMTP transactions; a bad file is
+ * refused with one log line and the old configuration kept. The
+ * organiser's summary (summary.h) goes out between cycles when it is due.
  */
 #ifndef BOTU_DAEMON_H
 #define BOTU_DAEMON_H

@@ -3,7 +3,11 @@
  *
  * db_open() applies the pragmas every connection needs (busy_timeout,
  * foreign_keys, synchronous=FULL, secure_delete) and brings the schema up
- * to date by PRAGMA user_version, one migration per transaction. Modules
+ * to date by PRAGMA user_version, one migration per transaction, so an
+ * upgrade that is interrupted (a crash, a kill, a full disk) leaves the
+ * last version it finished and the next start goes on from there; for the
+ * test of that, BOTU_CRASH_AT=migration[:N] in the environment aborts in
+ * the middle of the step to version N (any step without N). Modules
  * that keep data (members, outbox, ...) get cached prepared statements with
  * db_stmt(); callers group their changes with db_begin()/db_commit(), so one
  * handled mail is one transaction. No module function begins a transaction

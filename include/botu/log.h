@@ -33,9 +33,18 @@ void	fatalx(const char *, ...)
 
 /*
  * An e-mail address as the log shows it: "a***@example.org" unless the
- * configuration asks for full addresses. The result is borrowed: valid until
- * the same thread has made four more calls.
+ * configuration asks for full addresses; even then a token in it shows
+ * only its first 4 characters ("a+bevestig-k7q2***@example.org"). The
+ * result is borrowed: valid until the same thread has made four more
+ * calls.
  */
 const char *log_addr(const char *);
+
+/*
+ * In a protocol trace line (size bytes), writes each <address> as
+ * log_addr() does, in place. With full addresses, a token in an address
+ * (+bevestig-TOKEN, +afmelden-TOKEN) keeps only its first 4 characters.
+ */
+void	log_mask_line(char *line, size_t size);
 
 #endif

@@ -32,10 +32,12 @@ struct mailout {
 	enum compose_auto auto_submitted;
 	int		 ordered;
 	time_t		 expires_at;	/* 0: the outbox default */
+	int64_t		*outbox_id;	/* not NULL: gets the outbox row */
 };
 
 /*
- * Renders, composes and queues. vars may be NULL; the list's variables are
+ * Renders, composes and queues; the row gets a VERP envelope sender when
+ * verp_enabled() (verp.h). vars may be NULL; the list's variables are
  * added to it. BOTU_EDATA with err set when the template or an address is
  * wrong, or the store refuses the row.
  */
@@ -46,6 +48,13 @@ int	mailout_queue(struct botu_db *, const struct botu_conf *,
 /* Every template the code sends, NULL-terminated: botu check renders
  * each in every language. */
 extern const char *const mailout_templates[];
+
+/*
+ * Renders every mail of mailout_templates in every language from the
+ * configured templates, as a check. BOTU_OK with *n the number rendered,
+ * or BOTU_EDATA with err naming the file and what is wrong.
+ */
+int	mailout_check(const struct botu_conf *, int *n, char err[BOTU_ERRLEN]);
 
 /* Adds the list's own variables (above) to vars. */
 void	mailout_list_vars(const struct botu_conf *, struct tmpl_vars *,

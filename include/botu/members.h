@@ -81,12 +81,42 @@ int	members_set_status(struct botu_db *, int64_t id, const char *status,
 	    const char *kind, const char *actor, const char *message_id,
 	    const char *detail);
 
+/*
+ * Changes a member's delivery (on, bouncing, disabled: score.h decides)
+ * and records why, like members_set_status().
+ */
+int	members_set_delivery(struct botu_db *, int64_t id,
+	    const char *delivery, const char *kind, const char *actor,
+	    const char *message_id, const char *detail);
+
 /* Records consent as given now: how, by which mail, after which notice. */
 int	members_set_consent(struct botu_db *, int64_t id, const char *channel,
 	    const char *message_id, const char *text_version);
 
+/*
+ * Changes what is shown of a member: name, role, language (NULL: keep)
+ * and core (-1: keep); records a "profile" event naming what changed.
+ * The caller validates the values (role against [notes] roles).
+ */
+int	members_set_profile(struct botu_db *, int64_t id, const char *name,
+	    const char *role, const char *language, int core,
+	    const char *actor, const char *message_id);
+
+/*
+ * Erases a member (GDPR/AVG art. 17): the row, its events, codes and
+ * notes, every mail to them in the outbox (queued or sent), and their
+ * address and subjects in the record of handled mail. One event without
+ * the address says that someone was forgotten. *id gets the row's id.
+ * BOTU_EPERM with err set when there is no such member.
+ */
+int	members_forget(struct botu_db *, const char *email, const char *actor,
+	    int64_t *id, char err[BOTU_ERRLEN]);
+
 /* Counts per status, for status screens. */
 int	members_count(struct botu_db *, const char *status, int64_t *out);
+/* Members (not unsubscribed) whose delivery is bouncing, disabled. */
+int	members_count_delivery(struct botu_db *, int64_t *bouncing,
+	    int64_t *disabled);
 
 enum members_format { MEMBERS_TEXT, MEMBERS_JSON, MEMBERS_CSV };
 

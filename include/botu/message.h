@@ -82,6 +82,14 @@ struct message {
 	 * (text/rfc822-headers or message/rfc822), NULL: none.
 	 */
 	char		*returned_headers;
+	/*
+	 * Outside a multipart/report: the header block of the first
+	 * attached message (message/rfc822, text/rfc822-headers), as older
+	 * MTAs return a bounced mail in a multipart/mixed. NULL: none.
+	 */
+	char		*attached_headers;
+	/* message/feedback-report (RFC 5965, an ARF complaint), NULL: none */
+	char		*feedback;
 	size_t		 size;		/* octets of the raw mail */
 };
 

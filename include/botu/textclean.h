@@ -23,6 +23,15 @@ char	*text_own_words(const char *body);
 char	*text_core(const char *own_words);
 
 /*
+ * The message itself, as the writer wrote it (case and punctuation kept):
+ * own words without a greeting on the first line ("Hoi Annerike,"), and
+ * without a closing near the end ("Groetjes,\nPiet") and what follows it,
+ * or a bare name as the last line. For text that botu keeps, such as a PS
+ * note. Owned by the caller.
+ */
+char	*text_message(const char *own_words);
+
+/*
  * A subject without reply and forward prefixes ("Re:", "Antw:", "AW:") and
  * without list tags ("[botu]"), lowercase, punctuation as spaces.
  * *prefix gets 'r' for a reply, 'f' for a forward, 0 for neither.

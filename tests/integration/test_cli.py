@@ -14,7 +14,8 @@ BOTU = os.environ.get("BOTU_BIN") or os.path.join(ROOT, "botu")
 COMMANDS = [["run"], ["status"], ["check"], ["explain"], ["members"],
             ["members", "list"], ["members", "add"], ["members", "remove"],
             ["members", "export"], ["outbox"], ["outbox", "list"],
-            ["outbox", "retry"], ["outbox", "drop"], ["outbox", "flush"]]
+            ["outbox", "retry"], ["outbox", "drop"], ["outbox", "flush"],
+            ["backup"]]
 
 
 class Cli(unittest.TestCase):
@@ -47,7 +48,7 @@ class Cli(unittest.TestCase):
                              text=True)
         self.assertEqual(out.returncode, 0)
         for name in ("run", "status", "check", "explain", "members",
-                     "outbox"):
+                     "outbox", "backup"):
             self.assertIn(name, out.stdout)
         self.assertNotIn("parse-worker", out.stdout)
 
@@ -117,7 +118,11 @@ class Cli(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertIn("database", out.stdout)
         self.assertIn("schema version", out.stdout)
-        self.assertRegex(out.stdout, r"ok +templates +10 mails")
+        # Every mail in both languages: each shipped .txt of nl, twice.
+        texts = [f for f in os.listdir(os.path.join(ROOT, "templates", "nl"))
+                 if f.endswith(".txt")]
+        self.assertRegex(out.stdout, r"ok +templates +%d mails"
+                         % (2 * len(texts)))
         # A language without its texts is a configuration error.
         tdir = os.path.join(self.tmp, "templates")
         subprocess.run(["cp", "-r", os.path.join(ROOT, "templates"), tdir],

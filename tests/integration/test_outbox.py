@@ -775,12 +775,15 @@ class Check(botutest.ServersTestCase):
     def test_smtp_only_unreachable(self):
         with socket.socket() as closed:  # bound, not listening: refused
             closed.bind(("127.0.0.1", 0))
-            lines, _ = self.check(
-                {"smtp": {"port": str(closed.getsockname()[1])}}, code=69)
+            port = closed.getsockname()[1]
+            lines, _ = self.check({"smtp": {"port": str(port)}}, code=69)
         failed = self.failed(lines)
-        self.assertEqual(sorted(failed), ["smtp login"])
-        self.assertIn("cannot reach 127.0.0.1", failed["smtp login"])
-        self.assertIn("check [smtp] host and port", failed["smtp login"])
+        # Found, but nothing answers: said before any login is tried.
+        self.assertEqual(sorted(failed), ["smtp server"])
+        self.assertIn("127.0.0.1 port %d: Connection refused" % port,
+                      failed["smtp server"])
+        self.assertIn("check [smtp] port and security",
+                      failed["smtp server"])
         self.assertIn("ok      imap login     INBOX: ", "\n".join(lines))
 
 

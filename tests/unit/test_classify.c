@@ -97,6 +97,53 @@ test_automatic_never_acts(void **state)
 	conf_free(c);
 }
 
+/* Reports: by their parts, by their sender or subject, by the address. */
+static void
+test_reports(void **state)
+{
+	static const struct {
+		const char	*mail;
+		enum intent	 want;
+	} cases[] = {
+		/* mail to a bounce address is a report, whatever it says */
+		{ "From: Jan <jan@example.org>\n"
+		    "To: annerike+bounce-b-abcdefghijklm@lsabewoners.nl\n"
+		    "Subject: Aanmelden\n\nIk wil me aanmelden\n",
+		    INTENT_BOUNCE },
+		{ "Delivered-To: annerike+Bounce-b-abcdefghijklm@lsabewoners.nl"
+		    "\nFrom: MAILER-DAEMON@x.example\nTo: x@y.example\n"
+		    "Subject: x\n\nx\n", INTENT_BOUNCE },
+		/* a qmail report without standard parts */
+		{ "From: MAILER-DAEMON@mx.example.org\n"
+		    "To: annerike@lsabewoners.nl\nSubject: failure notice\n\n"
+		    "<weg@example.org>:\nSorry, no mailbox here.\n",
+		    INTENT_BOUNCE },
+		/* Exchange in Dutch, from a person-like sender */
+		{ "From: Microsoft Outlook <MicrosoftExchange@example.org>\n"
+		    "To: annerike@lsabewoners.nl\n"
+		    "Subject: Onbestelbaar: Buurtnieuws\n\nx\n",
+		    INTENT_BOUNCE },
+		/* an out-of-office from the postmaster is still automatic */
+		{ "From: postmaster@example.org\n"
+		    "To: annerike@lsabewoners.nl\n"
+		    "Subject: Automatisch antwoord: Buurtnieuws\n\nx\n",
+		    INTENT_AUTOMATIC },
+		/* another +detail, and a read receipt, are no reports */
+		{ "From: Jan <jan@example.org>\n"
+		    "To: annerike+bouncer@lsabewoners.nl\n"
+		    "Subject: hoi\n\nhoi\n", INTENT_LEAVE_ALONE },
+	};
+	struct botu_conf *c = conf_for_tests();
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(cases); i++)
+		if (intent_of(c, cases[i].mail, NULL, NULL) != cases[i].want)
+			fail_msg("case %zu: %s, not %s", i, intent_name(
+			    intent_of(c, cases[i].mail, NULL, NULL)),
+			    intent_name(cases[i].want));
+	conf_free(c);
+}
+
 static void
 test_confirmation_codes(void **state)
 {
@@ -203,6 +250,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_extra_keywords),
 		cmocka_unit_test(test_automatic_never_acts),
+		cmocka_unit_test(test_reports),
 		cmocka_unit_test(test_confirmation_codes),
 		cmocka_unit_test(test_ps_subject_only_for_members),
 		cmocka_unit_test(test_language),

@@ -279,6 +279,50 @@ test_secrets(void **state)
 	free(closed_secret);
 }
 
+/* systemd's LoadCredential=: the copy in $CREDENTIALS_DIRECTORY wins. */
+static void
+test_secret_from_systemd_credentials(void **state)
+{
+	struct fixture *f = *state;
+	struct botu_conf *c = NULL;
+	char err[BOTU_ERRLEN], buf[BOTU_ERRLEN], *secret = NULL, *dir, *cred;
+	char *logbuf = NULL;
+	size_t loglen = 0;
+	FILE *logf;
+	const char *text = MINIMAL "[imap]\nhost = imap.example.org\n"
+	    "username = u\npassword_file = /nonexistent/botu/imap.secret\n";
+
+	/* Without systemd: the file itself, which is not there. */
+	unsetenv("CREDENTIALS_DIRECTORY");
+	expect_error(f, text, 6, "cannot read password_file "
+	    "/nonexistent/botu/imap.secret");
+	assert_true(asprintf(&dir, "%s/credentials", f->dir) > 0);
+	assert_int_equal(mkdir(dir, 0500 | 0200), 0);
+	/* systemd decides the copy's mode: no warning about it. */
+	cred = write_file(dir, "imap.secret", "van-systemd\n", 0440);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	logf = open_memstream(&logbuf, &loglen);
+	log_set_stream(logf);
+	assert_int_equal(load(f, text, &c, err), BOTU_OK);
+	fflush(logf);
+	assert_int_equal(loglen, 0);
+	assert_string_equal(conf_secret_file(&c->imap.srv, buf, sizeof(buf)),
+	    cred);
+	assert_int_equal(conf_secret(&c->imap.srv, &secret, err), BOTU_OK);
+	assert_string_equal(secret, "van-systemd");
+	free(secret);
+	/* Another file name is not that credential. */
+	assert_string_equal(conf_secret_file(&c->smtp.srv, buf, sizeof(buf)),
+	    "");
+	conf_free(c);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	log_set_stream(NULL);
+	fclose(logf);
+	free(logbuf);
+	free(cred);
+	free(dir);
+}
+
 static void
 test_plaintext_only_on_loopback(void **state)
 {
@@ -442,6 +486,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_long_line_refused, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_secrets, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_secret_from_systemd_credentials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plaintext_only_on_loopback,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_require, setup, teardown),

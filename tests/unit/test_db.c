@@ -4,6 +4,9 @@
 #include "botu/db.h"
 #include "botu/members.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+
 static int
 setup(void **state)
 {
@@ -201,6 +204,100 @@ test_missing_folder_is_a_clear_error(void **state)
 	    "/nonexistent/folder/botu.db"));
 }
 
+/* The schema as SQL text, to compare two databases. */
+static char *
+schema_of(const char *path)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&out, &len);
+
+	assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT type, name, "
+	    "coalesce(sql, '') FROM sqlite_schema ORDER BY type, name", -1,
+	    &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		fprintf(mem, "%s %s %s\n", sqlite3_column_text(st, 0),
+		    sqlite3_column_text(st, 1), sqlite3_column_text(st, 2));
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	fprintf(mem, "version %d\n", sqlite3_column_int(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	fclose(mem);
+	return out;
+}
+
+/*
+ * An upgrade killed in the middle of its last step (BOTU_CRASH_AT, an
+ * abort() before COMMIT) leaves the database exactly at the step before,
+ * with its data, and the next start finishes it.
+ */
+static void
+test_interrupted_upgrade_completes_next_time(void **state)
+{
+	char *path = db_path(state), *before = NULL, *want_old, *want_new;
+	char *ref = NULL, err[BOTU_ERRLEN];
+	int latest = db_latest_version(), status;
+	struct botu_db *db = NULL;
+	struct member m;
+	pid_t pid;
+
+	/* What the schema is at each end, from databases of their own. */
+	assert_true(asprintf(&ref, "%s/old.db", (char *)*state) > 0);
+	assert_int_equal(db_open_at(ref, latest - 1, &db, err), BOTU_OK);
+	db_close(db);
+	want_old = schema_of(ref);
+	free(ref);
+	assert_true(asprintf(&ref, "%s/new.db", (char *)*state) > 0);
+	assert_int_equal(db_open(ref, DB_READWRITE, &db, err), BOTU_OK);
+	db_close(db);
+	want_new = schema_of(ref);
+	free(ref);
+
+	assert_int_equal(db_open_at(path, latest - 1, &db, err), BOTU_OK);
+	insert_member(db, "fatima@example.org");
+	db_close(db);
+	before = schema_of(path);
+	assert_string_equal(before, want_old);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char var[64];
+
+		snprintf(var, sizeof(var), "migration:%d", latest);
+		setenv("BOTU_CRASH_AT", var, 1);
+		/* Only the abort() ends this child. */
+		(void)db_open(path, DB_READWRITE, &db, err);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	free(before);
+	before = schema_of(path);
+	assert_string_equal(before, want_old);
+
+	assert_int_equal(db_open(path, DB_READWRITE, &db, err), BOTU_OK);
+	assert_int_equal(db_version(db), latest);
+	assert_int_equal(members_get(db, "fatima@example.org", &m), 1);
+	member_clear(&m);
+	db_close(db);
+	free(before);
+	before = schema_of(path);
+	assert_string_equal(before, want_new);
+	free(before);
+	free(want_old);
+	free(want_new);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -216,6 +313,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing,
 		    setup, teardown),
 		cmocka_unit_test(test_missing_folder_is_a_clear_error),
+		cmocka_unit_test_setup_teardown(
+		    test_interrupted_upgrade_completes_next_time, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -89,6 +89,8 @@ check_message(const struct message *m)
 	check_str("calendar_method", m->calendar_method, 0);
 	check_str("dsn", m->dsn, 1);
 	check_str("returned_headers", m->returned_headers, 1);
+	check_str("attached_headers", m->attached_headers, 1);
+	check_str("feedback", m->feedback, 1);
 }
 
 static void
@@ -635,6 +637,71 @@ test_dsn_message_rfc822(void **state)
 	message_clear(&m);
 }
 
+/*
+ * Older MTAs return the mail as an attachment of a multipart/mixed; a
+ * gateway may forward a whole report as one. An ARF complaint has its own
+ * part.
+ */
+static void
+test_attached_and_forwarded_reports(void **state)
+{
+	struct message m;
+
+	(void)state;
+	parse_ok("From: MAILER-DAEMON@mx.example.net\r\n"
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain\r\n\r\n<x@example.net>: "
+	    "unknown\r\n"
+	    "--b\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "Message-ID: <orig@lsabewoners.nl>\r\nTo: x@example.net\r\n\r\n"
+	    "the body\r\n--b--\r\n", &m);
+	assert_null(m.returned_headers);
+	assert_null(m.dsn);
+	assert_string_equal(m.attached_headers,
+	    "Message-ID: <orig@lsabewoners.nl>\nTo: x@example.net\n");
+	assert_string_equal(m.text, "<x@example.net>: unknown");
+	message_clear(&m);
+
+	parse_ok("From: postmaster@gateway.example.net\r\n"
+	    "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
+	    "--o\r\nContent-Type: text/plain\r\n\r\ndisclaimer\r\n"
+	    "--o\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "From: postmaster@inner.example.net\r\n"
+	    "Message-ID: <dsn@inner.example.net>\r\n"
+	    "Content-Type: multipart/report; report-type=delivery-status; "
+	    "boundary=i\r\n\r\n"
+	    "--i\r\nContent-Type: text/plain\r\n\r\nfailed\r\n"
+	    "--i\r\nContent-Type: message/delivery-status\r\n\r\n"
+	    "Final-Recipient: rfc822;x@example.net\r\nAction: failed\r\n"
+	    "--i\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+	    "Message-ID: <orig@lsabewoners.nl>\r\n\r\n"
+	    "--i--\r\n--o--\r\n", &m);
+	assert_string_equal(m.dsn,
+	    "Final-Recipient: rfc822;x@example.net\nAction: failed");
+	assert_string_equal(m.returned_headers,
+	    "Message-ID: <orig@lsabewoners.nl>\n");
+	assert_non_null(strstr(m.attached_headers,
+	    "Message-ID: <dsn@inner.example.net>\n"));
+	assert_string_equal(m.text, "disclaimer");
+	message_clear(&m);
+
+	parse_ok("From: staff@fbl.example.net\r\n"
+	    "Content-Type: multipart/report; report-type=feedback-report; "
+	    "boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain\r\n\r\nabuse report\r\n"
+	    "--b\r\nContent-Type: message/feedback-report\r\n\r\n"
+	    "Feedback-Type: abuse\r\nVersion: 1\r\n"
+	    "--b\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "Message-ID: <d.1@lsabewoners.nl>\r\n\r\nDigest\r\n--b--\r\n",
+	    &m);
+	assert_string_equal(m.feedback, "Feedback-Type: abuse\nVersion: 1");
+	assert_string_equal(m.returned_headers,
+	    "Message-ID: <d.1@lsabewoners.nl>\n");
+	assert_null(m.attached_headers);
+	assert_null(m.dsn);
+	message_clear(&m);
+}
+
 #define CAL_REPLY \
 	"From: Maria <maria@example.org>\r\n" \
 	"To: annerike@lsabewoners.nl\r\n" \
@@ -1008,6 +1075,8 @@ assert_same(const struct message *a, const struct message *b)
 	SAME_STR(calendar_method);
 	SAME_STR(dsn);
 	SAME_STR(returned_headers);
+	SAME_STR(attached_headers);
+	SAME_STR(feedback);
 	assert_int_equal(a->size, b->size);
 #undef SAME_STR
 }
@@ -1136,6 +1205,7 @@ main(void)
 		cmocka_unit_test(test_recipients),
 		cmocka_unit_test(test_dsn),
 		cmocka_unit_test(test_dsn_message_rfc822),
+		cmocka_unit_test(test_attached_and_forwarded_reports),
 		cmocka_unit_test(test_calendar_reply),
 		cmocka_unit_test(test_attachment),
 		cmocka_unit_test(test_line_ends),

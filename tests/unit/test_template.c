@@ -451,11 +451,62 @@ static const struct sample {
 	{ "subscribe_address",	"annerike+aanmelden@lsabewoners.nl" },
 	{ "unsubscribe_address", "annerike+afmelden@lsabewoners.nl" },
 	{ "update_address",	"annerike+update@lsabewoners.nl" },
+	{ "note_name",		"Fatima Öztürk" },
+	{ "note_role",		"woningcorporatie" },
+	{ "note_body",		"Ik doe mee omdat ik wil dat iedereen in de "
+				"wijk warm woont. Bel me over isolatie." },
+	{ "note_id",		"42" },
+	{ "author_address",	"fatima@example.org" },
+	{ "confirmed",		"maandag 16 november 2026, 10:15" },
+	{ "roles",		"bewoner, gemeente, kunstenaar" },
+	{ "reason",		"Zonder telefoonnummer graag." },
+	{ "note_length",	"1612" },
+	{ "max_length",		"1500" },
+	{ "decided_by",		"moderator@lsabewoners.nl" },
+	{ "member_name",	"Fatima Ö." },
+	{ "member_role",	"ondernemer" },
+	{ "role_unknown",	"wethouder" },
+	{ "moderated",		"yes" },
+	{ "attachments_dropped", "yes" },
+	{ "profile_changed",	"yes" },
+	{ "note_waiting",	"yes" },
+	{ "approved",		"yes" },
+	{ "rejected",		"yes" },
+	{ "withdrawn",		"yes" },
+	{ "name_missing",	"yes" },
+	{ "since",		"vrijdag 27 november 2026, 08:00" },
+	{ "until",		"zaterdag 28 november 2026, 08:00" },
+	{ "when",		"maandag 30 november 2026, 10:15" },
+	{ "email",		"fatima@example.org" },
+	{ "from",		"jan.bakker@example.org" },
+	{ "subject",		"Vraag over de buurtborrel" },
+	{ "what",		"550 5.1.1 mailbox unavailable" },
+	{ "joined_count",	"31" },
+	{ "joined_more",	"32" },
+	{ "left_count",		"33" },
+	{ "left_more",		"34" },
+	{ "for_you_count",	"35" },
+	{ "for_you_more",	"36" },
+	{ "set_aside_count",	"37" },
+	{ "set_aside_more",	"38" },
+	{ "failed_count",	"39" },
+	{ "failed_more",	"41" },
+	{ "problems_count",	"42" },
+	{ "problems_more",	"43" },
+	{ "notes_waiting",	"44" },
+	{ "bounces",		"45" },
 };
+
+/* Flags: they switch sections on; their value is never shown. */
+static const char *const flags[] = { "moderated", "attachments_dropped",
+	"profile_changed", "note_waiting", "approved", "rejected",
+	"withdrawn", "name_missing" };
 
 /* Optional variables: the texts must read well without them. */
 static const char *const optional[] = { "name", "organizer_name",
-	"update_address" };
+	"update_address", "note_role", "reason", "member_role",
+	"role_unknown", "moderated", "attachments_dropped", "profile_changed",
+	"note_waiting", "approved", "rejected", "withdrawn", "name_missing" };
 
 static char *
 slurp(const char *path)
@@ -604,10 +655,68 @@ assert_clean(const struct tmpl_mail *m, const char *what)
 		assert_html_well_formed(m->html, what);
 }
 
-static struct tmpl_vars *
-vars_for(char **names, int with_optional)
+/*
+ * What the README says of a variable in a block: the text after its name
+ * on its "\t<name>\t..." line (borrowed into a static buffer).
+ */
+static const char *
+readme_desc(const char *block, const char *name)
 {
-	struct tmpl_vars *v = tmpl_vars_new();
+	static char desc[256];
+	const char *p = block;
+	size_t len = strlen(name);
+
+	while ((p = strstr(p, "\n\t")) != NULL) {
+		p += 2;
+		if (strncmp(p, name, len) == 0 && (p[len] == '\t' ||
+		    p[len] == ' ')) {
+			p += len + strspn(p + len, "\t ");
+			snprintf(desc, sizeof(desc), "%.*s",
+			    (int)strcspn(p, "\n"), p);
+			return desc;
+		}
+	}
+	return "";
+}
+
+/* "list of a, b: ..." in the README: the fields a and b (owned). */
+static char **
+list_fields(const char *block, const char *name)
+{
+	const char *d = readme_desc(block, name), *end;
+	char **fields = calloc(16, sizeof(*fields));
+	size_t n = 0, len;
+
+	end = strchr(d, ':');
+	if (strncmp(d, "list of ", 8) != 0 || end == NULL) {
+		free(fields);
+		return NULL;
+	}
+	d += 8;
+	while (d < end && n < 15) {
+		len = strcspn(d, ",:");
+		fields[n++] = strndup(d, len);
+		d += len;
+		d += strspn(d, ", ");
+	}
+	return fields;
+}
+
+/* A flag: its README line starts with "flag", or it is a note flag. */
+static int
+is_flag(const char *block, const char *name)
+{
+	for (size_t k = 0; k < sizeof(flags) / sizeof(*flags); k++)
+		if (strcmp(name, flags[k]) == 0)
+			return 1;
+	return strncmp(readme_desc(block, name), "flag", 4) == 0;
+}
+
+static struct tmpl_vars *
+vars_for(const char *block, char **names, int with_optional)
+{
+	struct tmpl_vars *v = tmpl_vars_new(), *item;
+	char **fields;
 	size_t i, k;
 	int opt;
 
@@ -615,20 +724,40 @@ vars_for(char **names, int with_optional)
 		opt = 0;
 		for (k = 0; k < sizeof(optional) / sizeof(*optional); k++)
 			opt |= strcmp(names[i], optional[k]) == 0;
-		if (with_optional || !opt)
+		if (!with_optional && opt)
+			continue;
+		fields = list_fields(block, names[i]);
+		if (fields != NULL) {
+			item = tmpl_add_item(v, names[i]);
+			for (k = 0; fields[k] != NULL; k++)
+				tmpl_set(item, fields[k], is_flag(block,
+				    fields[k]) ? "yes" : sample_of(fields[k]));
+			strv_free(fields);
+		} else if (is_flag(block, names[i]))
+			tmpl_set(v, names[i], "yes");
+		else
 			tmpl_set(v, names[i], sample_of(names[i]));
 	}
 	return v;
 }
 
-/* Every listed variable shows up in the .txt or the .html output. */
+/* Every listed variable shows up in the .txt or the .html output (a
+ * list's items and flags only choose what shows). */
 static void
-assert_vars_used(const struct tmpl_mail *m, char **names, const char *what)
+assert_vars_used(const struct tmpl_mail *m, const char *block,
+    char **names, const char *what)
 {
+	char **fields;
 	size_t i;
 	const char *val;
+	int is_list;
 
 	for (i = 0; names[i] != NULL; i++) {
+		fields = list_fields(block, names[i]);
+		is_list = fields != NULL;
+		strv_free(fields);
+		if (is_list || is_flag(block, names[i]))
+			continue;
 		val = sample_of(names[i]);
 		if (!strstr(m->subject, val) && !strstr(m->text, val) &&
 		    (m->html == NULL || !strstr(m->html, val)))
@@ -651,14 +780,14 @@ check_one(const char *readme, const char *lang, const char *name)
 	assert_true(asprintf(&dir, "%s/templates", srcdir()) > 0);
 	/* Once with every variable, once with the optional ones unset. */
 	for (pass = 0; pass < 2; pass++) {
-		v = vars_for(vars, pass == 0);
+		v = vars_for(block, vars, pass == 0);
 		if (tmpl_mail_render(dir, langs, name, v, &m, err) != BOTU_OK)
 			fail_msg("%s: %s", what, err);
 		assert_string_equal(m.lang, lang);
 		assert_string_equal(m.name, name);
 		assert_clean(&m, what);
 		if (pass == 0)
-			assert_vars_used(&m, vars, what);
+			assert_vars_used(&m, block, vars, what);
 		if ((m.html != NULL) != (strstr(block, ".html") != NULL))
 			fail_msg("%s: .html in README and on disk differ",
 			    what);
