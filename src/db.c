@@ -231,6 +231,15 @@ static const char *const migrations[] = {
 	"  probe_outbox_id INTEGER,"
 	"  probe_at INTEGER"
 	") STRICT;",
+
+	/*
+	 * 8: expiry of queued mail by its own index. deliver_once() expires
+	 * before every batch of 256; without it that read every queued row,
+	 * so a flush of n mails read n * n / 512 rows (100,000: 31 s instead
+	 * of 16 s). Not a partial index (WHERE status = 'queued'): without
+	 * ANALYZE the planner prefers outbox_due's equality on status.
+	 */
+	"CREATE INDEX outbox_expiry ON outbox(status, expires_at);",
 };
 
 int
