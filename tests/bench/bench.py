@@ -30,7 +30,10 @@ runs: the machine is shared and absolute figures drift.
 
 Options: --smoke (a few seconds: 200 mails, one run, for make check; it
 fails when something does not work, never on a slow ratio), --runs N,
---count N, --inbound N, --mlmmj N, --limits, --only 1,2,3,4.
+--count N, --inbound N, --mlmmj N, --limits, --only 1,2,3,4, --botu PATH
+(default ./botu: a benchmark measures the normal -O2 build; the smoke run
+also works with build-asan/botu). The smoke run kills any program after
+60 s and stops as a whole after 240 s: it can fail, not hang.
 The table goes to stdout and to build/bench/results.txt (smoke:
 build/bench/smoke.txt).
 """
@@ -91,11 +94,22 @@ class Result:
         return self
 
 
-def run(argv, timeout=900, env=None, cwd=None, rss=False):
+# The most seconds any one program may run before it is killed (the
+# smoke run: SMOKE_TIMEOUT); run()'s own default is 900.
+TIMEOUT = 3600
+SMOKE_TIMEOUT = 60
+# The smoke run as a whole: past this it stops, its servers with it.
+SMOKE_DEADLINE = 240
+
+
+def run(argv, timeout=None, env=None, cwd=None, rss=False):
     """Runs argv to its end: wall time, CPU time (user + system), its
     output and, with rss, its peak RSS in KiB as GNU time reports it. (Not
     wait4's own figure: a child forked from this Python process counts
-    Python's pages until it execs.)"""
+    Python's pages until it execs.) Killed after timeout seconds (default
+    TIMEOUT), and when anything (the smoke run's alarm) interrupts the
+    wait."""
+    timeout = min(timeout or 900, TIMEOUT)
     rss_file = None
     if rss:
         fd, rss_file = tempfile.mkstemp(prefix="rss.")
@@ -109,6 +123,10 @@ def run(argv, timeout=900, env=None, cwd=None, rss=False):
         timer.start()
         try:
             _, status, ru = os.wait4(p.pid, 0)
+        except BaseException:
+            p.kill()
+            p.wait()
+            raise
         finally:
             timer.cancel()
         wall = time.monotonic() - t0
@@ -684,7 +702,8 @@ def footprint(report, args, tmp):
     size = os.path.getsize(BOTU)
     stripped = os.path.join(tmp, "botu.stripped")
     subprocess.run(["strip", "-o", stripped, BOTU], check=True)
-    report.say(f"   binary ./botu: {size / 1024:,.0f} KiB as built (-O2 -g),"
+    report.say(f"   binary {os.path.relpath(BOTU, REPO)}: "
+               f"{size / 1024:,.0f} KiB as built,"
                f" {os.path.getsize(stripped) / 1024:,.0f} KiB stripped")
     d = os.path.join(tmp, "fp")
     os.makedirs(d)
@@ -801,8 +820,15 @@ def main():
     ap.add_argument("--limits", action="store_true",
                     default=os.environ.get("BENCH_LIMITS") == "1")
     ap.add_argument("--only", default="1,2,3,4")
+    ap.add_argument("--botu", help="the botu binary to measure (default: "
+                    "./botu, the normal build; build-asan/botu works too, "
+                    "for a smoke run under the sanitizers)")
     args = ap.parse_args()
+    global BOTU, TIMEOUT
+    if args.botu:
+        BOTU = os.path.abspath(args.botu)
     if args.smoke:
+        TIMEOUT = SMOKE_TIMEOUT
         defaults = {"runs": 1, "count": 200, "inbound": 100, "mlmmj": 20}
         args.sizes = [100, 1000]
         args.limits = False
@@ -823,6 +849,14 @@ def main():
     os.chmod(tmp, 0o755)  # smtp-sink runs as nobody
     report = Report()
     status = 0
+    if args.smoke:
+        # It is part of make check: it may fail, never hang. The alarm
+        # interrupts whatever waits; the finally clauses stop the servers.
+        def expired(signum, frame):
+            raise BenchError(f"the smoke run took more than "
+                             f"{SMOKE_DEADLINE} s")
+        signal.signal(signal.SIGALRM, expired)
+        signal.alarm(SMOKE_DEADLINE)
     try:
         machine(report, args)
         if "1" in only:
@@ -839,6 +873,7 @@ def main():
         print(f"bench: {e}", file=sys.stderr)
         status = 1
     finally:
+        signal.alarm(0)
         shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(OUTDIR, exist_ok=True)
     out = os.path.join(OUTDIR, "smoke.txt" if args.smoke else "results.txt")
