@@ -230,12 +230,15 @@ def copy_db(src, dst):
 
 
 def enqueue(conf, n, domain=None):
+    """Queues n personalised mails; their figures, and the peak RSS of
+    doing so (rss_kb)."""
     argv = [ENQUEUE, "-c", conf, "-n", str(n)]
     if domain:
         argv += ["-d", domain]
-    r = run(argv).check("enqueue")
-    kv = keyvals(r.out)
-    return {k: float(v) for k, v in kv.items()}
+    r = run(argv, timeout=3600, rss=True).check("enqueue")
+    kv = {k: float(v) for k, v in keyvals(r.out).items()}
+    kv["rss_kb"] = r.rss_kb
+    return kv
 
 
 # ------------------------------------------------------------ statistics
@@ -720,11 +723,12 @@ def footprint(report, args, tmp):
                 f"database {median(sta) * 1000:.1f} ms (/bin/true started "
                 f"the same way: {median(true) * 1000:.1f} ms; botu loads "
                 f"{shared_libs()} shared libraries)")
-    report.say("   botu outbox flush, 4 connections, to smtp-sink (one run "
-               "each):")
-    report.say(f"   {'queued':>10} {'time':>9} {'msgs/s':>8} {'peak RSS':>10} "
-               f"{'db growth':>11} {'per 10,000':>11}")
-    rss, rate = {}, {}
+    report.wrap("queueing the mails (enqueue: compose() + outbox_add()), "
+                "then botu outbox flush, 4 connections, to smtp-sink (one "
+                "run each); peak RSS of each:")
+    report.say(f"   {'queued':>10} {'time':>9} {'msgs/s':>8} {'RSS flush':>10} "
+               f"{'RSS queue':>10} {'db growth':>10} {'per 10,000':>10}")
+    rss, rate, qrss = {}, {}, {}
     growth10k = None
     for n in args.sizes:
         db = os.path.join(d, f"fp{n}.db")
@@ -745,26 +749,31 @@ def footprint(report, args, tmp):
         if n == 10000 or growth10k is None:
             growth10k = per
         rss[n] = res.rss_kb
+        qrss[n] = kv["rss_kb"]
         rate[n] = n / res.wall
         report.say(f"   {n:>10,} {res.wall:>7.1f} s {rate[n]:>8,.0f} "
-                   f"{res.rss_kb / 1024:>7.1f} MiB {grow / 2**20:>7.1f} MiB "
-                   f"{per / 2**20:>7.1f} MiB")
+                   f"{res.rss_kb / 1024:>6.1f} MiB {qrss[n] / 1024:>6.1f} MiB "
+                   f"{grow / 2**20:>6.1f} MiB {per / 2**20:>6.1f} MiB")
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(db + suffix):
                 os.unlink(db + suffix)
     lo, hi = min(rss), max(rss)
     m = rss[hi] / rss[lo]
-    report.goal(f"peak RSS at {hi:,} <= 1.2 x at {lo:,}", f"{m:.2f} x",
-                m <= 1.2)
+    report.goal(f"peak RSS at {hi:,} <= 1.2 x at {lo:,}: flush",
+                f"{m:.2f} x", m <= 1.2)
+    m = qrss[hi] / qrss[lo] if qrss[lo] else float("nan")
+    report.goal(f"peak RSS at {hi:,} <= 1.2 x at {lo:,}: queueing",
+                f"{m:.2f} x", m <= 1.2)
     report.goal("database growth per issue < 20 MB at 10,000",
-                f"{growth10k / 2**20:.1f} MiB", None)
+                f"{growth10k / 2**20:.1f} MiB", growth10k < 20e6)
     mid = sorted(rate)[-2]
     report.say(f"   scaling: msgs/s at {hi:,} = {rate[hi] / rate[mid]:.2f} x "
                f"at {mid:,} (1.00: linear)")
-    report.wrap("note: the digest does not exist yet; here every member's "
-                "~4 KB mail is its own outbox row. The digest stores one "
-                "issue and rows that point to it: its own figures come with "
-                "the digest issue.")
+    report.wrap("note: the digest (issue 9) is not on main yet; here every "
+                "member's ~4 KB mail is its own outbox row, body included, "
+                "as enqueue.c queues them. A digest that stores its issue "
+                "once and small rows that point to it is measured by "
+                "switching enqueue.c to it.")
 
 
 # ------------------------------------------------------------ 4. limits
