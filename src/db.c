@@ -374,6 +374,15 @@ static const char *const migrations[] = {
 	"  REFERENCES digests(id);"
 	"CREATE UNIQUE INDEX outbox_digest ON outbox(digest_id, member_id)"
 	"  WHERE digest_id IS NOT NULL;",
+
+	/*
+	 * 11: expiry of queued mail by its own index. deliver_once() expires
+	 * before every batch of 256; without it that read every queued row,
+	 * so a flush of n mails read n * n / 512 rows (100,000: 31 s instead
+	 * of 16 s). Not a partial index (WHERE status = 'queued'): without
+	 * ANALYZE the planner prefers outbox_due's equality on status.
+	 */
+	"CREATE INDEX outbox_expiry ON outbox(status, expires_at);",
 };
 
 int
@@ -510,8 +519,14 @@ open_connection(const char *path, int readonly, struct botu_db **out,
 	}
 	sqlite3_extended_result_codes(db->h, 1);
 	sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+	/*
+	 * temp_store = MEMORY: each outbox UPDATE in deliver's transaction
+	 * keeps a statement journal of the pages it changes; past 64 KiB
+	 * that went to a temp file, seven writes per mail sent (strace).
+	 */
 	if (db_exec(db, "PRAGMA foreign_keys = ON;"
-	    "PRAGMA secure_delete = ON;") != BOTU_OK) {
+	    "PRAGMA secure_delete = ON;"
+	    "PRAGMA temp_store = MEMORY;") != BOTU_OK) {
 		set_err(err, db, path);
 		db_close(db);
 		return BOTU_EDATA;

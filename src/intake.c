@@ -150,7 +150,15 @@ note_failure(struct intake *in, uint32_t uid, const char *err)
 	(void)db_exec_stmt(in->db, st);
 }
 
-/* Counts an attempt, committed before the message is fetched or parsed. */
+/*
+ * Counts an attempt, committed before the message is fetched or parsed.
+ * The count guards against botu itself dying on a message, and a commit
+ * survives that without an fsync (SQLite's pragma.html: WAL transactions
+ * "are durable across application crashes regardless"); the decision's
+ * own commit, with synchronous = FULL, syncs the WAL this frame is in. A
+ * power loss in between only forgets one attempt. It halves the fsyncs
+ * per message (about 1 ms each on the benchmark machine).
+ */
 static int
 count_attempt(struct intake *in, const struct imap_msginfo *mi,
     int *attempts)
@@ -162,6 +170,9 @@ count_attempt(struct intake *in, const struct imap_msginfo *mi,
 	    "attempts = attempts + 1 RETURNING attempts");
 	int rc;
 
+	if (db_exec(in->db, "PRAGMA synchronous = NORMAL") != BOTU_OK)
+		return BOTU_EDATA;
+
 	sqlite3_bind_text(st, 1, in->mailbox, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, in->box.uidvalidity);
 	sqlite3_bind_int64(st, 3, mi->uid);
@@ -171,6 +182,10 @@ count_attempt(struct intake *in, const struct imap_msginfo *mi,
 	rc = sqlite3_step(st);
 	*attempts = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_reset(st);
+	/* Every other commit stays FULL (LIBRARIES.md §4.2). */
+	if (db_exec(in->db, "PRAGMA synchronous = FULL") != BOTU_OK)
+		fatalx("cannot set synchronous = FULL again: %s",
+		    db_errmsg(in->db));
 	return rc == SQLITE_ROW ? BOTU_OK : BOTU_EDATA;
 }
 

@@ -11,7 +11,7 @@ libetpan-dev libcurl4-gnutls-dev libsqlite3-dev libical-dev libinih-dev
 libgnutls28-dev libcmocka-dev
 ca-certificates openssl sqlite3 python3 python3-icalendar python3-vobject
 dovecot-imapd dovecot-lmtpd postfix
-mlmmj valgrind clang libclang-rt-14-dev chromium
+mlmmj time valgrind clang libclang-rt-14-dev chromium
 mandoc faketime systemd
 "
 
