@@ -1,4 +1,5 @@
 /* addr.c - see addr.h */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -23,6 +24,19 @@ addr_plus(const struct botu_conf *c, const char *detail)
 		return xstrdup(c->list.address);
 	return xasprintf("%.*s%s%s%s", local, c->list.address,
 	    c->list.recipient_delimiter, detail, at);
+}
+
+char *
+addr_token(const struct botu_conf *c, const char *kind, const char *token)
+{
+	char *detail, *a;
+
+	if (token == NULL || token[0] == '\0')
+		return addr_plus(c, kind);
+	detail = xasprintf("%s-%s", kind, token);
+	a = addr_plus(c, detail);
+	free(detail);
+	return a;
 }
 
 int
@@ -55,4 +69,13 @@ int
 addr_equal(const char *a, const char *b)
 {
 	return strcasecmp(a, b) == 0;
+}
+
+int
+addr_in(char *const *list, const char *addr)
+{
+	for (; list != NULL && *list != NULL; list++)
+		if (addr_equal(*list, addr))
+			return 1;
+	return 0;
 }

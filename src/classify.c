@@ -253,9 +253,9 @@ static const struct {
 	enum intent	 intent;
 	int		 lang;
 } token_details[] = {
-	{ "bevestig-", INTENT_CONFIRM, LANG_NL },
+	{ ADDR_CONFIRM "-", INTENT_CONFIRM, LANG_NL },
 	{ "confirm-", INTENT_CONFIRM, LANG_EN },
-	{ "afmelden-", INTENT_UNSUBSCRIBE, LANG_NL },
+	{ ADDR_UNSUBSCRIBE "-", INTENT_UNSUBSCRIBE, LANG_NL },
 	{ "unsubscribe-", INTENT_UNSUBSCRIBE, LANG_EN },
 	/* an invitation's Reply-To (rsvp.h): "ja", "nee", "misschien" */
 	{ "antwoord-", INTENT_RSVP, -1 },

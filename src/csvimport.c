@@ -711,15 +711,14 @@ import_welcome(struct botu_db *db, const struct botu_conf *conf, int64_t id,
 	struct mailout mo = { .template = "welcome", .kind = "welcome",
 	    .auto_submitted = COMPOSE_AUTO_GENERATED, .ordered = 1 };
 	struct tmpl_vars *vars;
-	char *detail, *unsub;
+	char *unsub;
 	int rc;
 
 	if (members_get_id(db, id, &m) != 1) {
 		snprintf(err, BOTU_ERRLEN, "the new member is gone");
 		return BOTU_EDATA;
 	}
-	detail = xasprintf("afmelden-%s", m.unsub_token);
-	unsub = addr_plus(conf, detail);
+	unsub = addr_token(conf, ADDR_UNSUBSCRIBE, m.unsub_token);
 	mo.to = m.email;
 	mo.to_name = m.name[0] != '\0' ? m.name : NULL;
 	mo.lang = m.language;
@@ -730,7 +729,6 @@ import_welcome(struct botu_db *db, const struct botu_conf *conf, int64_t id,
 	rc = mailout_queue(db, conf, &mo, vars, err);
 	tmpl_vars_free(vars);
 	free(unsub);
-	free(detail);
 	member_clear(&m);
 	return rc;
 }

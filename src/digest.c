@@ -877,14 +877,9 @@ load_section(struct botu_db *db, const struct section *sec,
 static char *
 unsub_of(const struct botu_conf *conf, const struct member *m)
 {
-	char *detail, *a;
-
 	if (m == NULL || m->unsub_token == NULL || m->unsub_token[0] == '\0')
 		return NULL;
-	detail = xasprintf("afmelden-%s", m->unsub_token);
-	a = addr_plus(conf, detail);
-	free(detail);
-	return a;
+	return addr_token(conf, ADDR_UNSUBSCRIBE, m->unsub_token);
 }
 
 static const char *

@@ -83,29 +83,6 @@ may_answer(struct ctx *x, const char *to)
 	return n < HANDLE_ANSWERS_PER_HOUR;
 }
 
-/* References for an answer: the mail's own, then its Message-ID. */
-static char *
-references(const struct message *msg)
-{
-	if (msg->message_id[0] == '\0')
-		return xstrdup(msg->references);
-	if (msg->references[0] == '\0')
-		return xstrdup(msg->message_id);
-	return xasprintf("%s %s", msg->references, msg->message_id);
-}
-
-static char *
-unsub_address(const struct botu_conf *conf, const char *token)
-{
-	char *detail, *a;
-
-	if (token == NULL || token[0] == '\0')
-		return addr_plus(conf, "afmelden");
-	detail = xasprintf("afmelden-%s", token);
-	a = addr_plus(conf, detail);
-	free(detail);
-	return a;
-}
 
 /* Queues an answer to the sender of the mail being handled. */
 static int
@@ -114,7 +91,7 @@ answer(struct ctx *x, const char *to, const char *name, const char *lang,
     int64_t member_id, const char *unsub_token, time_t expires,
     struct tmpl_vars *vars)
 {
-	char *refs = references(x->msg), *unsub = NULL;
+	char *refs = message_references(x->msg), *unsub = NULL;
 	struct mailout mo = {
 		.to = to,
 		.to_name = name != NULL && name[0] != '\0' ? name : NULL,
@@ -133,7 +110,8 @@ answer(struct ctx *x, const char *to, const char *name, const char *lang,
 	int rc;
 
 	if (unsub_token != NULL)
-		mo.unsubscribe = unsub = unsub_address(x->conf, unsub_token);
+		mo.unsubscribe = unsub = addr_token(x->conf, ADDR_UNSUBSCRIBE,
+		    unsub_token);
 	tmpl_set(vars, "name", name != NULL ? name : "");
 	rc = mailout_queue(x->db, x->conf, &mo, vars, x->err);
 	free(refs);
@@ -151,7 +129,6 @@ static int
 new_code(struct ctx *x, const char *kind, int64_t member_id, time_t expires,
     char **token, char **reply_to)
 {
-	char *detail;
 	int rc;
 
 	rc = confirm_create(x->db, kind, member_id, x->msg->message_id,
@@ -161,9 +138,7 @@ new_code(struct ctx *x, const char *kind, int64_t member_id, time_t expires,
 		    db_errmsg(x->db));
 		return rc;
 	}
-	detail = xasprintf("bevestig-%s", *token);
-	*reply_to = addr_plus(x->conf, detail);
-	free(detail);
+	*reply_to = addr_token(x->conf, ADDR_CONFIRM, *token);
 	return BOTU_OK;
 }
 

@@ -6,6 +6,7 @@
 
 #include "botu/addr.h"
 #include "botu/mailout.h"
+#include "botu/members.h"
 #include "botu/outbox.h"
 #include "botu/util.h"
 #include "botu/verp.h"
@@ -185,4 +186,53 @@ mailout_check(const struct botu_conf *conf, int *n, char err[BOTU_ERRLEN])
 			(*n)++;
 		}
 	return BOTU_OK;
+}
+
+/* The member's own List-Unsubscribe address, while they are a member. */
+static char *
+unsub_of(struct botu_db *db, const struct botu_conf *conf, int64_t id)
+{
+	struct member m;
+	char *a = NULL;
+
+	if (id == 0 || members_get_id(db, id, &m) != 1)
+		return NULL;
+	if (m.unsub_token[0] != '\0' && strcmp(m.status, "active") == 0)
+		a = addr_token(conf, ADDR_UNSUBSCRIBE, m.unsub_token);
+	member_clear(&m);
+	return a;
+}
+
+static const char *
+or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+int
+mailout_person(struct botu_db *db, const struct botu_conf *conf,
+    const struct mailout_person *p, struct tmpl_vars *vars,
+    char err[BOTU_ERRLEN])
+{
+	char *unsub = unsub_of(db, conf, p->member_id);
+	struct mailout mo = {
+		.to = p->to,
+		.to_name = or_null(p->to_name),
+		.lang = p->lang,
+		.template = p->tmpl,
+		.kind = p->kind,
+		.member_id = p->member_id,
+		.in_reply_to = or_null(p->in_reply_to),
+		.references = or_null(p->references),
+		.reply_to = p->reply_to,
+		.unsubscribe = unsub,
+		.auto_submitted = p->auto_generated ? COMPOSE_AUTO_GENERATED :
+		    COMPOSE_AUTO_REPLIED,
+		.ordered = 1,
+	};
+	int rc;
+
+	rc = mailout_queue(db, conf, &mo, vars, err);
+	free(unsub);
+	return rc;
 }

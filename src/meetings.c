@@ -262,18 +262,6 @@ mail_vars(const struct botu_conf *conf, const struct meeting *m,
 }
 
 /* The person's own List-Unsubscribe address; owned. */
-static char *
-unsub_address(const struct botu_conf *conf, const char *token)
-{
-	char *detail, *a;
-
-	if (token == NULL || token[0] == '\0')
-		return addr_plus(conf, "afmelden");
-	detail = xasprintf("afmelden-%s", token);
-	a = addr_plus(conf, detail);
-	free(detail);
-	return a;
-}
 
 /* One queued mail to o about m. */
 struct copy {
@@ -339,7 +327,8 @@ queue_copy(struct botu_db *db, const struct botu_conf *conf,
 	if (rc != BOTU_OK)
 		return rc;
 	parts[0].body = parts[1].body = ics;
-	mo.unsubscribe = unsub = unsub_address(conf, o->unsub_token);
+	mo.unsubscribe = unsub = addr_token(conf, ADDR_UNSUBSCRIBE,
+	    o->unsub_token);
 	/* rsvp.h: "ja" or "nee" in a reply to this mail answers too. */
 	if (c->method == ICAL_REQUEST &&
 	    (detail = rsvp_reply_detail(o->uid)) != NULL)
@@ -967,7 +956,7 @@ remind_one(struct botu_db *db, const struct botu_conf *conf,
 	v = mail_vars(conf, &m, &d->o);
 	tmpl_set(v, "accepted", strcmp(d->o.partstat, "ACCEPTED") == 0 ?
 	    "yes" : "");
-	unsub = unsub_address(conf, d->o.unsub_token);
+	unsub = addr_token(conf, ADDR_UNSUBSCRIBE, d->o.unsub_token);
 	struct mailout mo = {
 		.to = d->o.email,
 		.to_name = d->o.name[0] != '\0' ? d->o.name : NULL,

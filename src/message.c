@@ -2550,3 +2550,13 @@ message_unpack(const char *data, size_t len, struct message *m)
 	}
 	return BOTU_OK;
 }
+
+char *
+message_references(const struct message *m)
+{
+	if (m->message_id[0] == '\0')
+		return xstrdup(m->references);
+	if (m->references[0] == '\0')
+		return xstrdup(m->message_id);
+	return xasprintf("%s %s", m->references, m->message_id);
+}

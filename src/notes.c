@@ -538,67 +538,6 @@ note_event(struct botu_db *db, const struct note *n, const char *kind,
 /* ---- mail ---- */
 
 /* One mail about a note; NULL strings are left out. */
-struct note_mailing {
-	const char	*to;
-	const char	*to_name;
-	const char	*lang;
-	const char	*tmpl;
-	const char	*kind;
-	int64_t		 member_id;
-	const char	*reply_to;
-	const char	*in_reply_to;
-	const char	*references;
-	int		 auto_generated;
-};
-
-/* The member's own List-Unsubscribe address, for mail to members. */
-static char *
-unsub_of(struct botu_db *db, const struct botu_conf *conf, int64_t id)
-{
-	struct member m;
-	char *detail, *a = NULL;
-
-	if (id == 0 || members_get_id(db, id, &m) != 1)
-		return NULL;
-	if (m.unsub_token[0] != '\0' && strcmp(m.status, "active") == 0) {
-		detail = xasprintf("afmelden-%s", m.unsub_token);
-		a = addr_plus(conf, detail);
-		free(detail);
-	}
-	member_clear(&m);
-	return a;
-}
-
-static int
-send_mail(struct botu_db *db, const struct botu_conf *conf,
-    const struct note_mailing *nm, struct tmpl_vars *vars, char *err)
-{
-	char *unsub = unsub_of(db, conf, nm->member_id);
-	struct mailout mo = {
-		.to = nm->to,
-		.to_name = nm->to_name != NULL && nm->to_name[0] != '\0' ?
-		    nm->to_name : NULL,
-		.lang = nm->lang,
-		.template = nm->tmpl,
-		.kind = nm->kind,
-		.member_id = nm->member_id,
-		.in_reply_to = nm->in_reply_to != NULL &&
-		    nm->in_reply_to[0] != '\0' ? nm->in_reply_to : NULL,
-		.references = nm->references != NULL &&
-		    nm->references[0] != '\0' ? nm->references : NULL,
-		.reply_to = nm->reply_to,
-		.unsubscribe = unsub,
-		.auto_submitted = nm->auto_generated ? COMPOSE_AUTO_GENERATED :
-		    COMPOSE_AUTO_REPLIED,
-		.ordered = 1,
-	};
-	int rc;
-
-	rc = mailout_queue(db, conf, &mo, vars, err);
-	free(unsub);
-	return rc;
-}
-
 static void
 decide(struct notes_mail *x, int act, const char *reason, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
@@ -643,26 +582,16 @@ may_answer(struct notes_mail *x)
 	return n < NOTES_ANSWERS_PER_HOUR;
 }
 
-static char *
-references(const struct message *msg)
-{
-	if (msg->message_id[0] == '\0')
-		return xstrdup(msg->references);
-	if (msg->references[0] == '\0')
-		return xstrdup(msg->message_id);
-	return xasprintf("%s %s", msg->references, msg->message_id);
-}
-
 /* An answer to the sender of the mail being handled. */
 static int
 answer(struct notes_mail *x, const char *tmpl, const char *kind,
     const char *reply_to, struct tmpl_vars *vars)
 {
 	const struct member *m = x->sender;
-	char *refs = references(x->msg);
+	char *refs = message_references(x->msg);
 	const char *name = m != NULL && m->name[0] != '\0' ? m->name :
 	    x->msg->from.name;
-	struct note_mailing nm = {
+	struct mailout_person nm = {
 		.to = x->msg->from.addr,
 		.to_name = name,
 		.lang = mail_lang(x),
@@ -676,19 +605,9 @@ answer(struct notes_mail *x, const char *tmpl, const char *kind,
 	int rc;
 
 	tmpl_set(vars, "name", name);
-	rc = send_mail(x->db, x->conf, &nm, vars, x->err);
+	rc = mailout_person(x->db, x->conf, &nm, vars, x->err);
 	free(refs);
 	return rc;
-}
-
-static char *
-token_address(const struct botu_conf *conf, const char *token)
-{
-	char *detail = xasprintf("bevestig-%s", token), *a;
-
-	a = addr_plus(conf, detail);
-	free(detail);
-	return a;
 }
 
 static void
@@ -737,7 +656,7 @@ request_consent(struct botu_db *db, const struct botu_conf *conf,
 		snprintf(err, BOTU_ERRLEN, "the note's author is gone");
 		return BOTU_EDATA;
 	}
-	reply_to = token_address(conf, token);
+	reply_to = addr_token(conf, ADDR_CONFIRM, token);
 	roles = notes_roles_line(conf);
 	v = tmpl_vars_new();
 	set_note_vars(v, n);
@@ -748,13 +667,13 @@ request_consent(struct botu_db *db, const struct botu_conf *conf,
 	tmpl_set(v, "attachments_dropped", attachments ? "yes" : "");
 	tmpl_set(v, "profile_changed", profile_changed ? "yes" : "");
 	set_date(conf, v, "expires", expires, lang);
-	struct note_mailing nm = {
+	struct mailout_person nm = {
 		.to = m.email, .to_name = m.name, .lang = lang,
 		.tmpl = "note-confirm", .kind = "note-confirm",
 		.member_id = m.id, .reply_to = reply_to,
 		.in_reply_to = in_reply_to, .references = references_,
 	};
-	rc = send_mail(db, conf, &nm, v, err);
+	rc = mailout_person(db, conf, &nm, v, err);
 	tmpl_vars_free(v);
 	member_clear(&m);
 	free(roles);
@@ -784,7 +703,7 @@ ask_moderators(struct botu_db *db, const struct botu_conf *conf,
 			    db_errmsg(db));
 			break;
 		}
-		reply_to = token_address(conf, token);
+		reply_to = addr_token(conf, ADDR_CONFIRM, token);
 		v = tmpl_vars_new();
 		set_note_vars(v, n);
 		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)n->id);
@@ -793,12 +712,12 @@ ask_moderators(struct botu_db *db, const struct botu_conf *conf,
 		tmpl_set(v, "token", token);
 		set_date(conf, v, "confirmed", n->confirmed_at != 0 ?
 		    (time_t)n->confirmed_at : time(NULL), lang);
-		struct note_mailing nm = {
+		struct mailout_person nm = {
 			.to = *mod, .lang = lang, .tmpl = tmpl,
 			.kind = "note-moderate", .reply_to = reply_to,
 			.auto_generated = 1,
 		};
-		rc = send_mail(db, conf, &nm, v, err);
+		rc = mailout_person(db, conf, &nm, v, err);
 		tmpl_vars_free(v);
 		free(reply_to);
 		free(token);
@@ -823,13 +742,13 @@ tell_author(struct botu_db *db, const struct botu_conf *conf,
 	set_note_vars(v, n);
 	tmpl_set(v, "reason", n->reason);
 	tmpl_set(v, "name", m.name);
-	struct note_mailing nm = {
+	struct mailout_person nm = {
 		.to = m.email, .to_name = m.name, .lang = m.language,
 		.tmpl = tmpl, .kind = "note-decided", .member_id = m.id,
 		.in_reply_to = message_id, .references = message_id,
 		.auto_generated = 1,
 	};
-	rc = send_mail(db, conf, &nm, v, err);
+	rc = mailout_person(db, conf, &nm, v, err);
 	if (rc != BOTU_OK)
 		log_warnx("note %lld: %s", (long long)n->id, err);
 	tmpl_vars_free(v);
@@ -1037,7 +956,7 @@ notes_on_note(struct notes_mail *x)
 		goto out;
 	}
 	rc = note_event(x->db, &n, "note", "mail", x->msg->message_id);
-	refs = references(x->msg);
+	refs = message_references(x->msg);
 	if (rc == BOTU_OK)
 		rc = request_consent(x->db, x->conf, &n, mail_lang(x),
 		    x->msg->message_id, refs, x->msg->has_attachments, 0,
@@ -1188,7 +1107,7 @@ notes_on_profile(struct notes_mail *x)
 	if (has == 1 && (strcmp(n.name, name) != 0 ||
 	    strcmp(n.role, role) != 0)) {
 		int64_t id;
-		char *refs = references(x->msg);
+		char *refs = message_references(x->msg);
 
 		rc = insert_note(x->db, m->id, n.body, name, role,
 		    "unconfirmed", x->msg->message_id, &id);
@@ -1269,7 +1188,7 @@ notes_on_withdraw(struct notes_mail *x)
 	rc = token_create(x->db, "withdraw", n.id, m->email, expires, &token);
 	if (rc != BOTU_OK)
 		goto out;
-	reply_to = token_address(x->conf, token);
+	reply_to = addr_token(x->conf, ADDR_CONFIRM, token);
 	v = tmpl_vars_new();
 	set_note_vars(v, &n);
 	tmpl_set(v, "token", token);
@@ -1353,15 +1272,6 @@ out:
 	return rc;
 }
 
-static int
-is_moderator(const struct botu_conf *conf, const char *addr)
-{
-	for (char **m = conf->list.moderators; m != NULL && *m != NULL; m++)
-		if (addr_equal(*m, addr))
-			return 1;
-	return 0;
-}
-
 /* "al afgehandeld door ...": to a moderator who came second. */
 static int
 already_decided(struct notes_mail *x, const struct note *n)
@@ -1394,7 +1304,7 @@ moderator_reply(struct notes_mail *x, struct note *n)
 	char *reason = NULL;
 	int rc = BOTU_OK;
 
-	if (!is_moderator(x->conf, from)) {
+	if (!addr_in(x->conf->list.moderators, from)) {
 		decide(x, 0, "only the moderators in [list] moderators can "
 		    "approve or reject a note", "leave it for a person");
 		return BOTU_OK;

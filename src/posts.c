@@ -278,15 +278,6 @@ post_event(struct botu_db *db, const struct post *p, const char *kind,
 
 /* ---- who may post ---- */
 
-static int
-is_moderator(const struct botu_conf *conf, const char *addr)
-{
-	for (char **m = conf->list.moderators; m != NULL && *m != NULL; m++)
-		if (addr_equal(*m, addr))
-			return 1;
-	return 0;
-}
-
 /* A moderator, or an active member of the core team. */
 static int
 trusted(struct botu_db *db, const struct botu_conf *conf, const char *addr)
@@ -294,7 +285,7 @@ trusted(struct botu_db *db, const struct botu_conf *conf, const char *addr)
 	struct member m;
 	int yes;
 
-	if (is_moderator(conf, addr))
+	if (addr_in(conf->list.moderators, addr))
 		return 1;
 	if (db == NULL || members_get(db, addr, &m) != 1)
 		return 0;
@@ -339,88 +330,6 @@ may_answer(struct posts_mail *x)
 		n = sqlite3_column_int(st, 0);
 	sqlite3_reset(st);
 	return n < POSTS_ANSWERS_PER_HOUR;
-}
-
-static char *
-references(const struct message *msg)
-{
-	if (msg->message_id[0] == '\0')
-		return xstrdup(msg->references);
-	if (msg->references[0] == '\0')
-		return xstrdup(msg->message_id);
-	return xasprintf("%s %s", msg->references, msg->message_id);
-}
-
-/* One mail about an update. */
-struct post_mailing {
-	const char	*to;
-	const char	*to_name;
-	const char	*lang;
-	const char	*tmpl;
-	const char	*kind;
-	int64_t		 member_id;
-	const char	*reply_to;
-	const char	*in_reply_to;
-	const char	*references;
-	int		 auto_generated;
-};
-
-/* The member's own List-Unsubscribe address, for mail to members. */
-static char *
-unsub_of(struct botu_db *db, const struct botu_conf *conf, int64_t id)
-{
-	struct member m;
-	char *detail, *a = NULL;
-
-	if (id == 0 || members_get_id(db, id, &m) != 1)
-		return NULL;
-	if (m.unsub_token[0] != '\0' && strcmp(m.status, "active") == 0) {
-		detail = xasprintf("afmelden-%s", m.unsub_token);
-		a = addr_plus(conf, detail);
-		free(detail);
-	}
-	member_clear(&m);
-	return a;
-}
-
-static int
-send_mail(struct botu_db *db, const struct botu_conf *conf,
-    const struct post_mailing *pm, struct tmpl_vars *vars, char *err)
-{
-	char *unsub = unsub_of(db, conf, pm->member_id);
-	struct mailout mo = {
-		.to = pm->to,
-		.to_name = pm->to_name != NULL && pm->to_name[0] != '\0' ?
-		    pm->to_name : NULL,
-		.lang = pm->lang,
-		.template = pm->tmpl,
-		.kind = pm->kind,
-		.member_id = pm->member_id,
-		.in_reply_to = pm->in_reply_to != NULL &&
-		    pm->in_reply_to[0] != '\0' ? pm->in_reply_to : NULL,
-		.references = pm->references != NULL &&
-		    pm->references[0] != '\0' ? pm->references : NULL,
-		.reply_to = pm->reply_to,
-		.unsubscribe = unsub,
-		.auto_submitted = pm->auto_generated ? COMPOSE_AUTO_GENERATED :
-		    COMPOSE_AUTO_REPLIED,
-		.ordered = 1,
-	};
-	int rc;
-
-	rc = mailout_queue(db, conf, &mo, vars, err);
-	free(unsub);
-	return rc;
-}
-
-static char *
-token_address(const struct botu_conf *conf, const char *token)
-{
-	char *detail = xasprintf("bevestig-%s", token), *a;
-
-	a = addr_plus(conf, detail);
-	free(detail);
-	return a;
 }
 
 static void
@@ -476,12 +385,12 @@ tell_author(struct botu_db *db, const struct botu_conf *conf,
 	tmpl_set(v, "name", p->name);
 	tmpl_set(v, "reason", p->reason);
 	tmpl_set(v, "attachments_dropped", attachments ? "yes" : "");
-	struct post_mailing pm = {
+	struct mailout_person pm = {
 		.to = p->author, .to_name = p->name, .lang = lang,
 		.tmpl = tmpl, .kind = "update-decided",
 		.member_id = p->member_id, .auto_generated = 1,
 	};
-	rc = send_mail(db, conf, &pm, v, err);
+	rc = mailout_person(db, conf, &pm, v, err);
 	tmpl_vars_free(v);
 	return rc;
 }
@@ -511,19 +420,19 @@ ask_moderators(struct botu_db *db, const struct botu_conf *conf,
 			    db_errmsg(db));
 			break;
 		}
-		reply_to = token_address(conf, token);
+		reply_to = addr_token(conf, ADDR_CONFIRM, token);
 		v = tmpl_vars_new();
 		set_post_vars(v, p);
 		tmpl_setf(v, "post_id", "%lld", (long long)p->id);
 		tmpl_set(v, "author_address", p->author);
 		tmpl_set(v, "token", token);
 		set_date(conf, v, "confirmed", time(NULL), lang);
-		struct post_mailing pm = {
+		struct mailout_person pm = {
 			.to = *mod, .lang = lang, .tmpl = "update-moderate",
 			.kind = "update-moderate", .reply_to = reply_to,
 			.auto_generated = 1,
 		};
-		rc = send_mail(db, conf, &pm, v, err);
+		rc = mailout_person(db, conf, &pm, v, err);
 		tmpl_vars_free(v);
 		free(reply_to);
 		free(token);
@@ -597,8 +506,8 @@ request_consent(struct posts_mail *x, const struct post *p, int moderated,
 		    db_errmsg(x->db));
 		return rc;
 	}
-	reply_to = token_address(x->conf, token);
-	refs = references(x->msg);
+	reply_to = addr_token(x->conf, ADDR_CONFIRM, token);
+	refs = message_references(x->msg);
 	v = tmpl_vars_new();
 	set_post_vars(v, p);
 	tmpl_set(v, "name", p->name);
@@ -608,13 +517,13 @@ request_consent(struct posts_mail *x, const struct post *p, int moderated,
 	tmpl_set(v, "shortened", shortened ? "yes" : "");
 	tmpl_setf(v, "max_length", "%d", POSTS_MAX_LENGTH);
 	set_date(x->conf, v, "expires", expires, lang);
-	struct post_mailing pm = {
+	struct mailout_person pm = {
 		.to = p->author, .to_name = p->name, .lang = lang,
 		.tmpl = "update-confirm", .kind = "update-answer",
 		.member_id = p->member_id, .reply_to = reply_to,
 		.in_reply_to = x->msg->message_id, .references = refs,
 	};
-	rc = send_mail(x->db, x->conf, &pm, v, x->err);
+	rc = mailout_person(x->db, x->conf, &pm, v, x->err);
 	tmpl_vars_free(v);
 	free(refs);
 	free(reply_to);
@@ -708,7 +617,7 @@ moderator_reply(struct posts_mail *x, struct post *p)
 	char *reason = NULL;
 	int rc = BOTU_OK;
 
-	if (!is_moderator(x->conf, from)) {
+	if (!addr_in(x->conf->list.moderators, from)) {
 		decide(x, 0, "only the moderators in [list] moderators can "
 		    "approve or reject an update", "leave it for a person");
 		return BOTU_OK;

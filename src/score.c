@@ -560,8 +560,7 @@ queue_probe(struct botu_db *db, const struct botu_conf *conf,
     const struct member *mem, time_t now, char *err)
 {
 	int64_t id = 0;
-	char *detail = xasprintf("afmelden-%s", mem->unsub_token);
-	char *unsub = addr_plus(conf, detail);
+	char *unsub = addr_token(conf, ADDR_UNSUBSCRIBE, mem->unsub_token);
 	struct mailout mo = {
 		.to = mem->email,
 		.to_name = mem->name[0] != '\0' ? mem->name : NULL,
@@ -585,7 +584,6 @@ queue_probe(struct botu_db *db, const struct botu_conf *conf,
 		    "a probe to see whether the address works again");
 	tmpl_vars_free(vars);
 	free(unsub);
-	free(detail);
 	return rc;
 }
 

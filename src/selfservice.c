@@ -79,16 +79,6 @@ may_make_code(struct selfservice_mail *s)
 	return n < SELFSERVICE_CODES_PER_HOUR;
 }
 
-static char *
-references(const struct message *msg)
-{
-	if (msg->message_id[0] == '\0')
-		return xstrdup(msg->references);
-	if (msg->references[0] == '\0')
-		return xstrdup(msg->message_id);
-	return xasprintf("%s %s", msg->references, msg->message_id);
-}
-
 /*
  * Queues an answer to the member's stored address: never to Reply-To or
  * From, so a forged sender only makes the owner receive it.
@@ -99,7 +89,7 @@ answer_to(struct selfservice_mail *s, const char *to, const char *lang,
     time_t expires, struct tmpl_vars *vars)
 {
 	const struct member *m = s->sender;
-	char *refs = references(s->msg), *detail, *unsub;
+	char *refs = message_references(s->msg), *unsub;
 	struct mailout mo = {
 		.to = to,
 		.to_name = m->name[0] != '\0' ? m->name : NULL,
@@ -127,8 +117,7 @@ answer_to(struct selfservice_mail *s, const char *to, const char *lang,
 		free(refs);
 		return BOTU_OK;
 	}
-	detail = xasprintf("afmelden-%s", m->unsub_token);
-	unsub = addr_plus(s->conf, detail);
+	unsub = addr_token(s->conf, ADDR_UNSUBSCRIBE, m->unsub_token);
 	if (!addr_equal(to, m->email)) {
 		/*
 		 * The question to a new address, not yet theirs: no
@@ -142,7 +131,6 @@ answer_to(struct selfservice_mail *s, const char *to, const char *lang,
 	rc = mailout_queue(s->db, s->conf, &mo, vars, s->err);
 	free(refs);
 	free(unsub);
-	free(detail);
 	return rc;
 }
 
@@ -161,7 +149,6 @@ new_code(struct selfservice_mail *s, const char *kind, const char *address,
     time_t expires, char **token, char **reply_to)
 {
 	sqlite3_stmt *st;
-	char *detail;
 	int rc;
 
 	*token = token_new(128);
@@ -185,9 +172,7 @@ new_code(struct selfservice_mail *s, const char *kind, const char *address,
 		*token = NULL;
 		return rc;
 	}
-	detail = xasprintf("bevestig-%s", *token);
-	*reply_to = addr_plus(s->conf, detail);
-	free(detail);
+	*reply_to = addr_token(s->conf, ADDR_CONFIRM, *token);
 	return BOTU_OK;
 }
 

@@ -15,6 +15,17 @@
 /* "local+detail@domain"; owned by the caller. detail NULL or "": plain. */
 char	*addr_plus(const struct botu_conf *, const char *detail);
 
+/* The details of botu's code addresses; classify.c reads them back. */
+#define ADDR_CONFIRM	 "bevestig"	/* a confirmation code */
+#define ADDR_UNSUBSCRIBE "afmelden"	/* a member's leave token */
+
+/*
+ * "local+kind-token@domain" (kind: ADDR_CONFIRM, ...); owned by the
+ * caller. token NULL or "": "local+kind@domain".
+ */
+char	*addr_token(const struct botu_conf *, const char *kind,
+	    const char *token);
+
 /*
  * 1 when addr is the list address or one of its plus-addresses, with
  * *detail (owned, lowercase; "" for the plain address); 0 otherwise.
@@ -27,5 +38,9 @@ const char *addr_domain(const struct botu_conf *);
 /* 1 when a and b are the same address: domain without case, and local
  * part without case too (what every provider botu meets does). */
 int	addr_equal(const char *a, const char *b);
+
+/* 1 when addr is one of list (NULL-terminated; NULL: empty), by
+ * addr_equal(): a moderator, say. */
+int	addr_in(char *const *list, const char *addr);
 
 #endif

@@ -48,6 +48,31 @@ int	mailout_queue(struct botu_db *, const struct botu_conf *,
 	    const struct mailout *, struct tmpl_vars *vars,
 	    char err[BOTU_ERRLEN]);
 
+/*
+ * A mail to one person about a member's business (a note, an update):
+ * the member's moderators and authors. Empty strings count as none.
+ */
+struct mailout_person {
+	const char	*to;
+	const char	*to_name;
+	const char	*lang;
+	const char	*tmpl;
+	const char	*kind;		/* the outbox kind */
+	int64_t		 member_id;	/* whom it is about; 0: nobody */
+	const char	*reply_to;
+	const char	*in_reply_to;
+	const char	*references;
+	int		 auto_generated; /* 0: an answer (auto-replied) */
+};
+
+/*
+ * mailout_queue() for p, ordered, with member_id's own unsubscribe
+ * address when that member is active.
+ */
+int	mailout_person(struct botu_db *, const struct botu_conf *,
+	    const struct mailout_person *p, struct tmpl_vars *vars,
+	    char err[BOTU_ERRLEN]);
+
 /* Every template the code sends, NULL-terminated: botu check renders
  * each in every language. */
 extern const char *const mailout_templates[];

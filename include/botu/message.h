@@ -107,6 +107,12 @@ int	message_parse(const char *raw, size_t len, struct message *out,
 void	message_clear(struct message *);
 
 /*
+ * The References of an answer to m: its References and its Message-ID
+ * (RFC 5322 §3.6.4); owned by the caller, "" when m has neither.
+ */
+char	*message_references(const struct message *m);
+
+/*
  * The first top-level header called name (case-insensitive), or NULL.
  * message_header_next() finds the following ones (after *prev).
  */
