@@ -4,8 +4,9 @@
 Starts a real Dovecot and Postfix on 127.0.0.1 (tests/servers.sh), drops
 four realistic mails into the organiser's mailbox (a Dutch sign-up, an
 English one, a personal mail and an out-of-office), runs botu, plays the
-people's replies as their mail programs would send them, and shows what
-happened. The servers stop at the end; the mailboxes stay on disk so the
+people's replies as their mail programs would send them, plans a meeting
+(an invitation for the calendar, answered), sends a digest, and shows
+what happened. The servers stop at the end; the mailboxes stay on disk so the
 mails botu sent can be read.
 """
 import email.utils
@@ -140,7 +141,45 @@ class Demo:
         self.newest(ANN, lambda m: "Welcome" in m["Subject"])
         self.botu("members", "list")
 
-        step("5. Piet leaves with one click in his mail program")
+        step("5. A meeting lands in their calendars")
+        start = time.strftime("%Y-%m-%d 19:30",
+                              time.localtime(time.time() + 10 * 86400))
+        say("The organiser plans a meeting. Every member gets their own "
+            "invitation, with the meeting for the calendar inside: Gmail, "
+            "Outlook and Apple Mail show Yes/No/Maybe buttons.")
+        self.botu("meeting", "add", "--title", "Buurtoverleg warmtenet",
+                  "--start", start, "--location", "Buurthuis De Hoek")
+        self.botu("run", "--once", show=False)
+        invite = self.newest(ANN, lambda m: "Buurtoverleg" in
+                             str(m["Subject"]))
+        self.show_mail("Ann", invite)
+        print("    parts: " + ", ".join(
+            p.get_content_type() + (" (%s)" % p.get_filename()
+                                    if p.get_filename() else "")
+            for p in invite.walk() if not p.is_multipart()))
+        say("Ann answers with a plain reply; a click on Yes in her "
+            "calendar would do the same.")
+        self.reply("Ann Smith <%s>" % ANN, invite, "Yes, I'll be there.")
+        self.botu("run", "--once", show=False)
+        self.botu("meeting", "show", "1")
+
+        step("6. The digest")
+        say("The core team shares news; the periodic digest gathers it with "
+            "the new PS notes and the meetings to come, one mail per "
+            "member with their own way to leave.")
+        news = os.path.join(self.dir, "news.txt")
+        with open(news, "w") as f:
+            f.write("De school zegt ja! We zoeken nog drie mensen voor de "
+                    "werkgroep zonnepanelen.\n")
+        self.botu("post", "--subject", "Zonnepanelen op de school",
+                  "--name", "Kernteam", "--file", news)
+        self.botu("digest", "send")
+        self.botu("run", "--once", show=False)
+        digest = self.newest(PIET, lambda m: "Nieuwsbrief" in
+                             str(m["Subject"]))
+        self.show_mail("Piet", digest)
+
+        step("7. Piet leaves with one click in his mail program")
         unsub = re.search(r"<mailto:([^?>]+)", welcome["List-Unsubscribe"])
         say("His mail program sends an empty mail to the address in the "
             "List-Unsubscribe header, %s. botu ends the membership at once "
@@ -150,7 +189,7 @@ class Demo:
         self.botu("members", "list")
         self.botu("status")
 
-        step("6. Where to read it all")
+        step("8. Where to read it all")
         maildirs = self.s.env["BOTU_TEST_MAILDIRS"]
         say("The servers stop now; the mailboxes stay. The mails botu sent "
             "are Maildir files:")
