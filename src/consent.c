@@ -64,8 +64,9 @@ consent_token_create(struct botu_db *db, enum consent_thing thing,
 	return rc;
 }
 
-int
-consent_token_lookup(struct botu_db *db, enum consent_thing thing,
+/* 1 and *t when token is one of thing's codes, 0 when not, BOTU_EDATA. */
+static int
+token_lookup(struct botu_db *db, enum consent_thing thing,
     const char *token, struct consent_token *t)
 {
 	sqlite3_stmt *st = db_stmt(db, things[thing].lookup);
@@ -106,7 +107,7 @@ consent_token_open(struct botu_db *db, enum consent_thing thing,
 {
 	int rc;
 
-	rc = consent_token_lookup(db, thing, token, t);
+	rc = token_lookup(db, thing, token, t);
 	if (rc <= 0)
 		return rc;
 	/* A moderator who comes second is told who decided. */
@@ -200,4 +201,51 @@ consent_ask_moderators(struct botu_db *db, const struct botu_conf *conf,
 		free(token);
 	}
 	return rc;
+}
+
+int
+consent_moderator_may(struct intake_decision *d,
+    const struct botu_conf *conf, const char *from, const char *what,
+    int has_verdict)
+{
+	if (!addr_in(conf->list.moderators, from)) {
+		consent_decide(d, 0, NULL, "leave it for a person");
+		snprintf(d->reason, sizeof(d->reason), "only the moderators "
+		    "in [list] moderators can approve or reject %s", what);
+		return 0;
+	}
+	if (!has_verdict) {
+		consent_decide(d, 0, "a moderator's answer without akkoord "
+		    "or afwijzen", "leave it for a person");
+		return 0;
+	}
+	return 1;
+}
+
+int
+consent_pending(struct botu_db *db, int found, const char *what,
+    int64_t id, const char *status, const char *decided_by,
+    char err[BOTU_ERRLEN])
+{
+	if (found < 0) {
+		snprintf(err, BOTU_ERRLEN, "%s", db_errmsg(db));
+		return BOTU_EDATA;
+	}
+	if (found == 0) {
+		snprintf(err, BOTU_ERRLEN, "there is no %s %lld", what,
+		    (long long)id);
+		return BOTU_EPERM;
+	}
+	if (strcmp(status, "pending") != 0) {
+		if (decided_by[0] != '\0')
+			snprintf(err, BOTU_ERRLEN, "%s %lld is %s already "
+			    "(by %s)", what, (long long)id, status,
+			    decided_by);
+		else
+			snprintf(err, BOTU_ERRLEN, "%s %lld is %s, not "
+			    "waiting for a moderator", what, (long long)id,
+			    status);
+		return BOTU_EPERM;
+	}
+	return BOTU_OK;
 }

@@ -1181,17 +1181,10 @@ moderator_reply(struct notes_mail *x, struct note *n)
 	char *reason = NULL;
 	int rc = BOTU_OK;
 
-	if (!addr_in(x->conf->list.moderators, from)) {
-		decide(x, 0, "only the moderators in [list] moderators can "
-		    "approve or reject a note", "leave it for a person");
-		return BOTU_OK;
-	}
 	v = notes_verdict(x->c->own_words, &reason);
-	if (v == NOTE_VERDICT_NONE) {
-		decide(x, 0, "a moderator's answer without akkoord or "
-		    "afwijzen", "leave it for a person");
+	if (!consent_moderator_may(x->d, x->conf, from, "a note",
+	    v != NOTE_VERDICT_NONE))
 		goto out;
-	}
 	if (strcmp(n->status, "pending") != 0) {
 		decide(x, 1, NULL, "tell %s note %lld was handled already "
 		    "(%s by %s)", log_addr(from), (long long)n->id, n->status,
@@ -1268,30 +1261,13 @@ notes_on_token(struct notes_mail *x)
 static int
 pending_note(struct botu_db *db, int64_t id, struct note *n, char *err)
 {
-	int rc = notes_get(db, id, n);
+	int found = notes_get(db, id, n), rc;
 
-	if (rc < 0) {
-		snprintf(err, BOTU_ERRLEN, "%s", db_errmsg(db));
-		return BOTU_EDATA;
-	}
-	if (rc == 0) {
-		snprintf(err, BOTU_ERRLEN, "there is no note %lld",
-		    (long long)id);
-		return BOTU_EPERM;
-	}
-	if (strcmp(n->status, "pending") != 0) {
-		if (n->decided_by[0] != '\0')
-			snprintf(err, BOTU_ERRLEN, "note %lld is %s already "
-			    "(by %s)", (long long)id, n->status,
-			    n->decided_by);
-		else
-			snprintf(err, BOTU_ERRLEN, "note %lld is %s, not "
-			    "waiting for a moderator", (long long)id,
-			    n->status);
+	rc = consent_pending(db, found, "note", id, n->status,
+	    n->decided_by, err);
+	if (rc != BOTU_OK && found == 1)
 		note_clear(n);
-		return BOTU_EPERM;
-	}
-	return BOTU_OK;
+	return rc;
 }
 
 int

@@ -492,17 +492,10 @@ moderator_reply(struct posts_mail *x, struct post *p)
 	char *reason = NULL;
 	int rc = BOTU_OK;
 
-	if (!addr_in(x->conf->list.moderators, from)) {
-		decide(x, 0, "only the moderators in [list] moderators can "
-		    "approve or reject an update", "leave it for a person");
-		return BOTU_OK;
-	}
 	v = notes_verdict(x->c->own_words, &reason);
-	if (v == NOTE_VERDICT_NONE) {
-		decide(x, 0, "a moderator's answer without akkoord or "
-		    "afwijzen", "leave it for a person");
+	if (!consent_moderator_may(x->d, x->conf, from, "an update",
+	    v != NOTE_VERDICT_NONE))
 		goto out;
-	}
 	if (strcmp(p->status, "pending") != 0) {
 		decide(x, 1, "the update was decided before", "do nothing "
 		    "more (it is %s, by %s)", p->status,
@@ -575,30 +568,13 @@ posts_add(struct botu_db *db, const char *subject, const char *body,
 static int
 pending_post(struct botu_db *db, int64_t id, struct post *p, char *err)
 {
-	int rc = posts_get(db, id, p);
+	int found = posts_get(db, id, p), rc;
 
-	if (rc < 0) {
-		snprintf(err, BOTU_ERRLEN, "%s", db_errmsg(db));
-		return BOTU_EDATA;
-	}
-	if (rc == 0) {
-		snprintf(err, BOTU_ERRLEN, "there is no update %lld",
-		    (long long)id);
-		return BOTU_EPERM;
-	}
-	if (strcmp(p->status, "pending") != 0) {
-		if (p->decided_by[0] != '\0')
-			snprintf(err, BOTU_ERRLEN, "update %lld is %s already "
-			    "(by %s)", (long long)id, p->status,
-			    p->decided_by);
-		else
-			snprintf(err, BOTU_ERRLEN, "update %lld is %s, not "
-			    "waiting for a moderator", (long long)id,
-			    p->status);
+	rc = consent_pending(db, found, "update", id, p->status,
+	    p->decided_by, err);
+	if (rc != BOTU_OK && found == 1)
 		post_clear(p);
-		return BOTU_EPERM;
-	}
-	return BOTU_OK;
+	return rc;
 }
 
 int

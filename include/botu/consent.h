@@ -43,10 +43,6 @@ int	consent_token_create(struct botu_db *, enum consent_thing,
 	    const char *kind, int64_t id, const char *address, time_t expires,
 	    char **token);
 
-/* 1 and *t when token is one of thing's codes, 0 when not, BOTU_EDATA. */
-int	consent_token_lookup(struct botu_db *, enum consent_thing,
-	    const char *token, struct consent_token *t);
-
 /* Every unused code of thing id of kind stops working (NULL: all kinds). */
 int	consent_tokens_use(struct botu_db *, enum consent_thing, int64_t id,
 	    const char *kind);
@@ -102,5 +98,26 @@ struct consent_ask {
  */
 int	consent_ask_moderators(struct botu_db *, const struct botu_conf *,
 	    const struct consent_ask *, char err[BOTU_ERRLEN]);
+
+/*
+ * The gate for a moderator's reply about what ("a note", "an update"):
+ * 1 when from is one of [list] moderators and the reply has a verdict
+ * (akkoord or afwijzen, notes_verdict()); else 0 with d filled, to leave
+ * the mail for a person.
+ */
+int	consent_moderator_may(struct intake_decision *d,
+	    const struct botu_conf *, const char *from, const char *what,
+	    int has_verdict);
+
+/*
+ * For the organiser's approve and reject of what ("note", "update") id:
+ * found is what its _get() returned (1, 0, < 0), status and decided_by
+ * its own when found is 1. BOTU_OK when it waits for a moderator; else
+ * err is filled and BOTU_EPERM ("there is no note 3", "note 3 is
+ * published already (by x)"), or BOTU_EDATA when found < 0.
+ */
+int	consent_pending(struct botu_db *, int found, const char *what,
+	    int64_t id, const char *status, const char *decided_by,
+	    char err[BOTU_ERRLEN]);
 
 #endif
