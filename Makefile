@@ -57,6 +57,7 @@ SRCS	+= src/cmd_run.c
 SRCS	+= src/compose.c
 SRCS	+= src/config.c
 SRCS	+= src/confirm.c
+SRCS	+= src/consent.c
 SRCS	+= src/csvimport.c
 SRCS	+= src/daemon.c
 SRCS	+= src/dates.c

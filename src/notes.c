@@ -1,5 +1,4 @@
 /* notes.c - see notes.h */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,12 +7,11 @@
 
 #include "botu/addr.h"
 #include "botu/authres.h"
-#include "botu/dates.h"
+#include "botu/consent.h"
 #include "botu/log.h"
 #include "botu/mailout.h"
 #include "botu/notes.h"
 #include "botu/textclean.h"
-#include "botu/token.h"
 #include "botu/util.h"
 #include "botu/waaier.h"
 
@@ -448,77 +446,6 @@ insert_note(struct botu_db *db, int64_t member_id, const char *body,
 	return rc;
 }
 
-static int
-token_create(struct botu_db *db, const char *kind, int64_t note_id,
-    const char *address, time_t expires, char **token)
-{
-	sqlite3_stmt *st = db_stmt(db, "INSERT INTO note_tokens (token, kind, "
-	    "note_id, address, created_at, expires_at) VALUES "
-	    "(?, ?, ?, ?, ?, ?)");
-	int rc;
-
-	*token = token_new(128);
-	sqlite3_bind_text(st, 1, *token, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, note_id);
-	sqlite3_bind_text(st, 4, address, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)expires);
-	rc = db_exec_stmt(db, st);
-	if (rc != BOTU_OK) {
-		free(*token);
-		*token = NULL;
-	}
-	return rc;
-}
-
-struct note_token {
-	char	 kind[16];
-	int64_t	 note_id;
-	char	 address[256];
-	time_t	 expires_at;
-	time_t	 used_at;
-};
-
-static int
-token_lookup(struct botu_db *db, const char *token, struct note_token *t)
-{
-	sqlite3_stmt *st = db_stmt(db, "SELECT kind, note_id, address, "
-	    "expires_at, coalesce(used_at, 0) FROM note_tokens WHERE "
-	    "token = ?");
-	int rc;
-
-	memset(t, 0, sizeof(*t));
-	sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		str_copy(t->kind, db_col_text(st, 0), sizeof(t->kind));
-		t->note_id = sqlite3_column_int64(st, 1);
-		str_copy(t->address, db_col_text(st, 2), sizeof(t->address));
-		t->expires_at = (time_t)sqlite3_column_int64(st, 3);
-		t->used_at = (time_t)sqlite3_column_int64(st, 4);
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : BOTU_EDATA;
-}
-
-/* Every code of a note of this kind stops working (NULL: all kinds). */
-static int
-tokens_use(struct botu_db *db, int64_t note_id, const char *kind)
-{
-	sqlite3_stmt *st = db_stmt(db, "UPDATE note_tokens SET used_at = ?1 "
-	    "WHERE note_id = ?2 AND used_at IS NULL AND "
-	    "(?3 IS NULL OR kind = ?3)");
-
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-	sqlite3_bind_int64(st, 2, note_id);
-	if (kind != NULL)
-		sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-	return db_exec_stmt(db, st);
-}
-
 int
 notes_waaier_stale(struct botu_db *db)
 {
@@ -537,24 +464,8 @@ note_event(struct botu_db *db, const struct note *n, const char *kind,
 
 /* ---- mail ---- */
 
-/* One mail about a note; NULL strings are left out. */
-static void
-decide(struct notes_mail *x, int act, const char *reason, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
-
-static void
-decide(struct notes_mail *x, int act, const char *reason, const char *fmt,
-    ...)
-{
-	va_list ap;
-
-	x->d->act = act;
-	if (reason != NULL)
-		str_copy(x->d->reason, reason, sizeof(x->d->reason));
-	va_start(ap, fmt);
-	vsnprintf(x->d->action, sizeof(x->d->action), fmt, ap);
-	va_end(ap);
-}
+/* One mail about a note. */
+#define decide(x, ...) consent_decide((x)->d, __VA_ARGS__)
 
 static const char *
 mail_lang(const struct notes_mail *x)
@@ -566,20 +477,8 @@ mail_lang(const struct notes_mail *x)
 static int
 may_answer(struct notes_mail *x)
 {
-	sqlite3_stmt *st;
-	int n = 0;
-
-	if (x->db == NULL)
-		return 1;
-	st = db_stmt(x->db, "SELECT count(*) FROM outbox WHERE rcpt = ? AND "
-	    "created_at >= ? AND kind IN ('note-confirm', 'note-answer', "
-	    "'note-withdraw')");
-	sqlite3_bind_text(st, 1, x->msg->from.addr, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL) - 3600);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	return n < NOTES_ANSWERS_PER_HOUR;
+	return consent_may_answer(x->db, CONSENT_NOTE, x->msg->from.addr,
+	    NOTES_ANSWERS_PER_HOUR);
 }
 
 /* An answer to the sender of the mail being handled. */
@@ -611,17 +510,6 @@ answer(struct notes_mail *x, const char *tmpl, const char *kind,
 }
 
 static void
-set_date(const struct botu_conf *conf, struct tmpl_vars *v,
-    const char *name, time_t t, const char *lang)
-{
-	char when[96];
-
-	date_format(t, conf->list.timezone, lang, DATE_LONG, when,
-	    sizeof(when));
-	tmpl_set(v, name, when);
-}
-
-static void
 set_note_vars(struct tmpl_vars *v, const struct note *n)
 {
 	tmpl_set(v, "note_name", n->name);
@@ -645,7 +533,8 @@ request_consent(struct botu_db *db, const struct botu_conf *conf,
 	struct member m;
 	int rc;
 
-	rc = token_create(db, "author", n->id, n->email, expires, &token);
+	rc = consent_token_create(db, CONSENT_NOTE, "author", n->id, n->email,
+	    expires, &token);
 	if (rc != BOTU_OK) {
 		snprintf(err, BOTU_ERRLEN, "cannot store a code: %s",
 		    db_errmsg(db));
@@ -666,7 +555,7 @@ request_consent(struct botu_db *db, const struct botu_conf *conf,
 	tmpl_set(v, "moderated", conf->notes.moderation ? "yes" : "");
 	tmpl_set(v, "attachments_dropped", attachments ? "yes" : "");
 	tmpl_set(v, "profile_changed", profile_changed ? "yes" : "");
-	set_date(conf, v, "expires", expires, lang);
+	consent_set_date(conf, v, "expires", expires, lang);
 	struct mailout_person nm = {
 		.to = m.email, .to_name = m.name, .lang = lang,
 		.tmpl = "note-confirm", .kind = "note-confirm",
@@ -682,47 +571,34 @@ request_consent(struct botu_db *db, const struct botu_conf *conf,
 	return rc;
 }
 
+/* A note's own variables in the mail to a moderator. */
+static void
+moderate_vars(struct tmpl_vars *v, const struct botu_conf *conf,
+    const void *arg)
+{
+	const struct note *n = arg;
+
+	set_note_vars(v, n);
+	tmpl_setf(v, "note_id", "%lld", (long long)n->id);
+	tmpl_set(v, "author_address", n->email);
+	consent_set_date(conf, v, "confirmed", n->confirmed_at != 0 ?
+	    (time_t)n->confirmed_at : time(NULL),
+	    conf_languages[conf->list.language]);
+}
+
 /* The note as it will look, to each moderator with a code of their own. */
 static int
 ask_moderators(struct botu_db *db, const struct botu_conf *conf,
     const struct note *n, const char *tmpl, char *err)
 {
-	time_t expires = time(NULL) + NOTES_TOKEN_LIFETIME;
-	const char *lang = conf_languages[conf->list.language];
-	int rc = BOTU_OK;
+	struct consent_ask a = {
+		.thing = CONSENT_NOTE, .id = n->id,
+		.expires = time(NULL) + NOTES_TOKEN_LIFETIME,
+		.tmpl = tmpl, .kind = "note-moderate",
+		.vars = moderate_vars, .arg = n,
+	};
 
-	for (char **mod = conf->list.moderators; mod != NULL && *mod != NULL &&
-	    rc == BOTU_OK; mod++) {
-		struct tmpl_vars *v;
-		char *token = NULL, *reply_to, idbuf[32];
-
-		rc = token_create(db, "moderator", n->id, *mod, expires,
-		    &token);
-		if (rc != BOTU_OK) {
-			snprintf(err, BOTU_ERRLEN, "cannot store a code: %s",
-			    db_errmsg(db));
-			break;
-		}
-		reply_to = addr_token(conf, ADDR_CONFIRM, token);
-		v = tmpl_vars_new();
-		set_note_vars(v, n);
-		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)n->id);
-		tmpl_set(v, "note_id", idbuf);
-		tmpl_set(v, "author_address", n->email);
-		tmpl_set(v, "token", token);
-		set_date(conf, v, "confirmed", n->confirmed_at != 0 ?
-		    (time_t)n->confirmed_at : time(NULL), lang);
-		struct mailout_person nm = {
-			.to = *mod, .lang = lang, .tmpl = tmpl,
-			.kind = "note-moderate", .reply_to = reply_to,
-			.auto_generated = 1,
-		};
-		rc = mailout_person(db, conf, &nm, v, err);
-		tmpl_vars_free(v);
-		free(reply_to);
-		free(token);
-	}
-	return rc;
+	return consent_ask_moderators(db, conf, &a, err);
 }
 
 /* Tells the author once: published, or rejected (with the reason). */
@@ -805,7 +681,7 @@ publish(struct botu_db *db, const struct botu_conf *conf, struct note *n,
 	if (rc == BOTU_OK)
 		rc = decided(db, n->id, "published", actor, NULL);
 	if (rc == BOTU_OK)
-		rc = tokens_use(db, n->id, "moderator");
+		rc = consent_tokens_use(db, CONSENT_NOTE, n->id, "moderator");
 	if (rc == BOTU_OK)
 		rc = note_event(db, n, "note-published", actor, message_id);
 	if (rc == BOTU_OK)
@@ -833,7 +709,7 @@ after_consent(struct botu_db *db, const struct botu_conf *conf,
 	sqlite3_bind_int64(st, 3, n->id);
 	rc = db_exec_stmt(db, st);
 	if (rc == BOTU_OK)
-		rc = tokens_use(db, n->id, "author");
+		rc = consent_tokens_use(db, CONSENT_NOTE, n->id, "author");
 	if (rc == BOTU_OK)
 		rc = note_event(db, n, "note-consent", "mail", message_id);
 	if (rc != BOTU_OK) {
@@ -1185,14 +1061,15 @@ notes_on_withdraw(struct notes_mail *x)
 	    log_addr(m->email));
 	if (x->dry)
 		goto out;
-	rc = token_create(x->db, "withdraw", n.id, m->email, expires, &token);
+	rc = consent_token_create(x->db, CONSENT_NOTE, "withdraw", n.id,
+	    m->email, expires, &token);
 	if (rc != BOTU_OK)
 		goto out;
 	reply_to = addr_token(x->conf, ADDR_CONFIRM, token);
 	v = tmpl_vars_new();
 	set_note_vars(v, &n);
 	tmpl_set(v, "token", token);
-	set_date(x->conf, v, "expires", expires, mail_lang(x));
+	consent_set_date(x->conf, v, "expires", expires, mail_lang(x));
 	rc = answer(x, "note-withdraw-confirm", "note-withdraw", reply_to, v);
 	tmpl_vars_free(v);
 out:
@@ -1304,17 +1181,10 @@ moderator_reply(struct notes_mail *x, struct note *n)
 	char *reason = NULL;
 	int rc = BOTU_OK;
 
-	if (!addr_in(x->conf->list.moderators, from)) {
-		decide(x, 0, "only the moderators in [list] moderators can "
-		    "approve or reject a note", "leave it for a person");
-		return BOTU_OK;
-	}
 	v = notes_verdict(x->c->own_words, &reason);
-	if (v == NOTE_VERDICT_NONE) {
-		decide(x, 0, "a moderator's answer without akkoord or "
-		    "afwijzen", "leave it for a person");
+	if (!consent_moderator_may(x->d, x->conf, from, "a note",
+	    v != NOTE_VERDICT_NONE))
 		goto out;
-	}
 	if (strcmp(n->status, "pending") != 0) {
 		decide(x, 1, NULL, "tell %s note %lld was handled already "
 		    "(%s by %s)", log_addr(from), (long long)n->id, n->status,
@@ -1361,24 +1231,16 @@ withdraw_reply(struct notes_mail *x, struct note *n)
 int
 notes_on_token(struct notes_mail *x)
 {
-	struct note_token t;
+	struct consent_token t;
 	struct note n;
 	int rc;
 
 	if (x->db == NULL)
 		return 0;
-	rc = token_lookup(x->db, x->c->token, &t);
-	if (rc <= 0)
+	rc = consent_token_open(x->db, CONSENT_NOTE, x->c->token, x->d, &t);
+	if (rc <= 1)
 		return rc;
-	if (t.used_at != 0 && strcmp(t.kind, "moderator") != 0) {
-		decide(x, 1, "this code was used before", "do nothing more");
-		return 1;
-	}
-	if (t.expires_at <= time(NULL)) {
-		decide(x, 0, "the code has expired", "leave it for a person");
-		return 1;
-	}
-	rc = notes_get(x->db, t.note_id, &n);
+	rc = notes_get(x->db, t.id, &n);
 	if (rc <= 0) {
 		decide(x, 0, "the code's note is gone", "leave it for a "
 		    "person");
@@ -1399,30 +1261,13 @@ notes_on_token(struct notes_mail *x)
 static int
 pending_note(struct botu_db *db, int64_t id, struct note *n, char *err)
 {
-	int rc = notes_get(db, id, n);
+	int found = notes_get(db, id, n), rc;
 
-	if (rc < 0) {
-		snprintf(err, BOTU_ERRLEN, "%s", db_errmsg(db));
-		return BOTU_EDATA;
-	}
-	if (rc == 0) {
-		snprintf(err, BOTU_ERRLEN, "there is no note %lld",
-		    (long long)id);
-		return BOTU_EPERM;
-	}
-	if (strcmp(n->status, "pending") != 0) {
-		if (n->decided_by[0] != '\0')
-			snprintf(err, BOTU_ERRLEN, "note %lld is %s already "
-			    "(by %s)", (long long)id, n->status,
-			    n->decided_by);
-		else
-			snprintf(err, BOTU_ERRLEN, "note %lld is %s, not "
-			    "waiting for a moderator", (long long)id,
-			    n->status);
+	rc = consent_pending(db, found, "note", id, n->status,
+	    n->decided_by, err);
+	if (rc != BOTU_OK && found == 1)
 		note_clear(n);
-		return BOTU_EPERM;
-	}
-	return BOTU_OK;
+	return rc;
 }
 
 int
@@ -1457,7 +1302,7 @@ notes_reject(struct botu_db *db, const struct botu_conf *conf, int64_t id,
 		return rc;
 	rc = decided(db, id, "rejected", actor, reason);
 	if (rc == BOTU_OK)
-		rc = tokens_use(db, id, "moderator");
+		rc = consent_tokens_use(db, CONSENT_NOTE, id, "moderator");
 	if (rc == BOTU_OK)
 		rc = note_event(db, &n, "note-rejected", actor, message_id);
 	if (rc == BOTU_OK) {

@@ -1,5 +1,4 @@
 /* posts.c - see posts.h */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,13 +7,12 @@
 
 #include "botu/addr.h"
 #include "botu/authres.h"
-#include "botu/dates.h"
+#include "botu/consent.h"
 #include "botu/log.h"
 #include "botu/mailout.h"
 #include "botu/notes.h"
 #include "botu/posts.h"
 #include "botu/textclean.h"
-#include "botu/token.h"
 #include "botu/util.h"
 
 /* Answers about updates to one sender per hour. */
@@ -199,74 +197,6 @@ set_state(struct botu_db *db, int64_t id, const char *status,
 }
 
 static int
-token_create(struct botu_db *db, const char *kind, int64_t post_id,
-    const char *address, time_t expires, char **token)
-{
-	sqlite3_stmt *st = db_stmt(db, "INSERT INTO post_tokens (token, kind, "
-	    "post_id, address, created_at, expires_at) VALUES "
-	    "(?, ?, ?, ?, ?, ?)");
-	int rc;
-
-	*token = token_new(TOKEN_BITS);
-	sqlite3_bind_text(st, 1, *token, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, post_id);
-	sqlite3_bind_text(st, 4, address, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)expires);
-	rc = db_exec_stmt(db, st);
-	if (rc != BOTU_OK) {
-		free(*token);
-		*token = NULL;
-	}
-	return rc;
-}
-
-struct post_token {
-	char	 kind[16];
-	int64_t	 post_id;
-	time_t	 expires_at;
-	time_t	 used_at;
-};
-
-static int
-token_lookup(struct botu_db *db, const char *token, struct post_token *t)
-{
-	sqlite3_stmt *st = db_stmt(db, "SELECT kind, post_id, expires_at, "
-	    "coalesce(used_at, 0) FROM post_tokens WHERE token = ?");
-	int rc;
-
-	memset(t, 0, sizeof(*t));
-	sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		str_copy(t->kind, db_col_text(st, 0), sizeof(t->kind));
-		t->post_id = sqlite3_column_int64(st, 1);
-		t->expires_at = (time_t)sqlite3_column_int64(st, 2);
-		t->used_at = (time_t)sqlite3_column_int64(st, 3);
-	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : BOTU_EDATA;
-}
-
-/* Every code of an update stops working (kind NULL: all kinds). */
-static int
-tokens_use(struct botu_db *db, int64_t post_id, const char *kind)
-{
-	sqlite3_stmt *st = db_stmt(db, "UPDATE post_tokens SET used_at = ?1 "
-	    "WHERE post_id = ?2 AND used_at IS NULL AND "
-	    "(?3 IS NULL OR kind = ?3)");
-
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-	sqlite3_bind_int64(st, 2, post_id);
-	if (kind != NULL)
-		sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-	return db_exec_stmt(db, st);
-}
-
-static int
 post_event(struct botu_db *db, const struct post *p, const char *kind,
     const char *actor, const char *message_id)
 {
@@ -296,52 +226,7 @@ trusted(struct botu_db *db, const struct botu_conf *conf, const char *addr)
 
 /* ---- mail ---- */
 
-static void
-decide(struct posts_mail *x, int act, const char *reason, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
-
-static void
-decide(struct posts_mail *x, int act, const char *reason, const char *fmt,
-    ...)
-{
-	va_list ap;
-
-	x->d->act = act;
-	if (reason != NULL)
-		str_copy(x->d->reason, reason, sizeof(x->d->reason));
-	va_start(ap, fmt);
-	vsnprintf(x->d->action, sizeof(x->d->action), fmt, ap);
-	va_end(ap);
-}
-
-static int
-may_answer(struct posts_mail *x)
-{
-	sqlite3_stmt *st;
-	int n = 0;
-
-	if (x->db == NULL)
-		return 1;
-	st = db_stmt(x->db, "SELECT count(*) FROM outbox WHERE rcpt = ? AND "
-	    "created_at >= ? AND kind = 'update-answer'");
-	sqlite3_bind_text(st, 1, x->msg->from.addr, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL) - 3600);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_reset(st);
-	return n < POSTS_ANSWERS_PER_HOUR;
-}
-
-static void
-set_date(const struct botu_conf *conf, struct tmpl_vars *v,
-    const char *name, time_t t, const char *lang)
-{
-	char when[96];
-
-	date_format(t, conf->list.timezone, lang, DATE_LONG, when,
-	    sizeof(when));
-	tmpl_set(v, name, when);
-}
+#define decide(x, ...) consent_decide((x)->d, __VA_ARGS__)
 
 static void
 set_post_vars(struct tmpl_vars *v, const struct post *p)
@@ -395,49 +280,37 @@ tell_author(struct botu_db *db, const struct botu_conf *conf,
 	return rc;
 }
 
+/* An update's own variables in the mail to a moderator. */
+static void
+moderate_vars(struct tmpl_vars *v, const struct botu_conf *conf,
+    const void *arg)
+{
+	const struct post *p = arg;
+
+	set_post_vars(v, p);
+	tmpl_setf(v, "post_id", "%lld", (long long)p->id);
+	tmpl_set(v, "author_address", p->author);
+	consent_set_date(conf, v, "confirmed", time(NULL),
+	    conf_languages[conf->list.language]);
+}
+
 /* The update as it will look, to each moderator with a code of their own. */
 static int
 ask_moderators(struct botu_db *db, const struct botu_conf *conf,
     const struct post *p, char *err)
 {
-	time_t expires = time(NULL) + POSTS_TOKEN_LIFETIME;
-	const char *lang = conf_languages[conf->list.language];
-	int rc = BOTU_OK;
+	struct consent_ask a = {
+		.thing = CONSENT_POST, .id = p->id,
+		.expires = time(NULL) + POSTS_TOKEN_LIFETIME,
+		.tmpl = "update-moderate", .kind = "update-moderate",
+		.vars = moderate_vars, .arg = p,
+	};
 
 	if (conf->list.moderators == NULL)
 		log_warnx("update %lld waits for a moderator, and [list] "
 		    "moderators is empty: nobody is asked",
 		    (long long)p->id);
-	for (char **mod = conf->list.moderators; mod != NULL && *mod != NULL &&
-	    rc == BOTU_OK; mod++) {
-		struct tmpl_vars *v;
-		char *token = NULL, *reply_to;
-
-		rc = token_create(db, "moderator", p->id, *mod, expires,
-		    &token);
-		if (rc != BOTU_OK) {
-			snprintf(err, BOTU_ERRLEN, "cannot store a code: %s",
-			    db_errmsg(db));
-			break;
-		}
-		reply_to = addr_token(conf, ADDR_CONFIRM, token);
-		v = tmpl_vars_new();
-		set_post_vars(v, p);
-		tmpl_setf(v, "post_id", "%lld", (long long)p->id);
-		tmpl_set(v, "author_address", p->author);
-		tmpl_set(v, "token", token);
-		set_date(conf, v, "confirmed", time(NULL), lang);
-		struct mailout_person pm = {
-			.to = *mod, .lang = lang, .tmpl = "update-moderate",
-			.kind = "update-moderate", .reply_to = reply_to,
-			.auto_generated = 1,
-		};
-		rc = mailout_person(db, conf, &pm, v, err);
-		tmpl_vars_free(v);
-		free(reply_to);
-		free(token);
-	}
-	return rc;
+	return consent_ask_moderators(db, conf, &a, err);
 }
 
 static int
@@ -448,7 +321,7 @@ publish(struct botu_db *db, const struct botu_conf *conf, struct post *p,
 
 	rc = set_state(db, p->id, "published", actor, NULL);
 	if (rc == BOTU_OK)
-		rc = tokens_use(db, p->id, NULL);
+		rc = consent_tokens_use(db, CONSENT_POST, p->id, NULL);
 	if (rc == BOTU_OK)
 		rc = post_event(db, p, "update-published", actor, message_id);
 	if (rc != BOTU_OK) {
@@ -470,7 +343,7 @@ after_consent(struct botu_db *db, const struct botu_conf *conf,
 		return publish(db, conf, p, p->author, message_id, 0, err);
 	rc = set_state(db, p->id, "pending", NULL, NULL);
 	if (rc == BOTU_OK)
-		rc = tokens_use(db, p->id, "author");
+		rc = consent_tokens_use(db, CONSENT_POST, p->id, "author");
 	if (rc == BOTU_OK)
 		rc = post_event(db, p, "update-consent", "mail", message_id);
 	if (rc != BOTU_OK) {
@@ -500,7 +373,8 @@ request_consent(struct posts_mail *x, const struct post *p, int moderated,
 	char *token = NULL, *reply_to, *refs;
 	int rc;
 
-	rc = token_create(x->db, "author", p->id, p->author, expires, &token);
+	rc = consent_token_create(x->db, CONSENT_POST, "author", p->id,
+	    p->author, expires, &token);
 	if (rc != BOTU_OK) {
 		snprintf(x->err, BOTU_ERRLEN, "cannot store a code: %s",
 		    db_errmsg(x->db));
@@ -516,7 +390,7 @@ request_consent(struct posts_mail *x, const struct post *p, int moderated,
 	tmpl_set(v, "attachments_dropped", attachments ? "yes" : "");
 	tmpl_set(v, "shortened", shortened ? "yes" : "");
 	tmpl_setf(v, "max_length", "%d", POSTS_MAX_LENGTH);
-	set_date(x->conf, v, "expires", expires, lang);
+	consent_set_date(x->conf, v, "expires", expires, lang);
 	struct mailout_person pm = {
 		.to = p->author, .to_name = p->name, .lang = lang,
 		.tmpl = "update-confirm", .kind = "update-answer",
@@ -548,7 +422,8 @@ posts_on_update(struct posts_mail *x)
 	}
 	trust = trusted(x->db, x->conf, from);
 	now = trust && authres_dmarc_pass(x->msg, x->conf->list.authserv_id);
-	if (!now && !may_answer(x)) {
+	if (!now && !consent_may_answer(x->db, CONSENT_POST,
+	    x->msg->from.addr, POSTS_ANSWERS_PER_HOUR)) {
 		decide(x, 0, "enough answers to this sender this hour",
 		    "leave it for a person");
 		goto out;
@@ -617,17 +492,10 @@ moderator_reply(struct posts_mail *x, struct post *p)
 	char *reason = NULL;
 	int rc = BOTU_OK;
 
-	if (!addr_in(x->conf->list.moderators, from)) {
-		decide(x, 0, "only the moderators in [list] moderators can "
-		    "approve or reject an update", "leave it for a person");
-		return BOTU_OK;
-	}
 	v = notes_verdict(x->c->own_words, &reason);
-	if (v == NOTE_VERDICT_NONE) {
-		decide(x, 0, "a moderator's answer without akkoord or "
-		    "afwijzen", "leave it for a person");
+	if (!consent_moderator_may(x->d, x->conf, from, "an update",
+	    v != NOTE_VERDICT_NONE))
 		goto out;
-	}
 	if (strcmp(p->status, "pending") != 0) {
 		decide(x, 1, "the update was decided before", "do nothing "
 		    "more (it is %s, by %s)", p->status,
@@ -653,24 +521,16 @@ out:
 int
 posts_on_token(struct posts_mail *x)
 {
-	struct post_token t;
+	struct consent_token t;
 	struct post p;
 	int rc;
 
 	if (x->db == NULL)
 		return 0;
-	rc = token_lookup(x->db, x->c->token, &t);
-	if (rc <= 0)
+	rc = consent_token_open(x->db, CONSENT_POST, x->c->token, x->d, &t);
+	if (rc <= 1)
 		return rc;
-	if (t.used_at != 0 && strcmp(t.kind, "moderator") != 0) {
-		decide(x, 1, "this code was used before", "do nothing more");
-		return 1;
-	}
-	if (t.expires_at <= time(NULL)) {
-		decide(x, 0, "the code has expired", "leave it for a person");
-		return 1;
-	}
-	rc = posts_get(x->db, t.post_id, &p);
+	rc = posts_get(x->db, t.id, &p);
 	if (rc <= 0) {
 		decide(x, 0, "the code's update is gone", "leave it for a "
 		    "person");
@@ -708,30 +568,13 @@ posts_add(struct botu_db *db, const char *subject, const char *body,
 static int
 pending_post(struct botu_db *db, int64_t id, struct post *p, char *err)
 {
-	int rc = posts_get(db, id, p);
+	int found = posts_get(db, id, p), rc;
 
-	if (rc < 0) {
-		snprintf(err, BOTU_ERRLEN, "%s", db_errmsg(db));
-		return BOTU_EDATA;
-	}
-	if (rc == 0) {
-		snprintf(err, BOTU_ERRLEN, "there is no update %lld",
-		    (long long)id);
-		return BOTU_EPERM;
-	}
-	if (strcmp(p->status, "pending") != 0) {
-		if (p->decided_by[0] != '\0')
-			snprintf(err, BOTU_ERRLEN, "update %lld is %s already "
-			    "(by %s)", (long long)id, p->status,
-			    p->decided_by);
-		else
-			snprintf(err, BOTU_ERRLEN, "update %lld is %s, not "
-			    "waiting for a moderator", (long long)id,
-			    p->status);
+	rc = consent_pending(db, found, "update", id, p->status,
+	    p->decided_by, err);
+	if (rc != BOTU_OK && found == 1)
 		post_clear(p);
-		return BOTU_EPERM;
-	}
-	return BOTU_OK;
+	return rc;
 }
 
 int
@@ -762,7 +605,7 @@ posts_reject(struct botu_db *db, const struct botu_conf *conf, int64_t id,
 		return rc;
 	rc = set_state(db, id, "rejected", actor, reason);
 	if (rc == BOTU_OK)
-		rc = tokens_use(db, id, NULL);
+		rc = consent_tokens_use(db, CONSENT_POST, id, NULL);
 	if (rc == BOTU_OK)
 		rc = post_event(db, &p, "update-rejected", actor, message_id);
 	if (rc != BOTU_OK)
