@@ -36,11 +36,14 @@
 struct job {
 	struct outbox_row	row;
 	struct smtp_result	res;
+	int			render;	/* not BOTU_OK: not rendered, not
+					   sent (res.text says why) */
 };
 
 struct deliver {
 	const struct botu_conf	*conf;
 	struct botu_db		*db;
+	char			*db_path;	/* the workers' own */
 
 	int			 nthreads;
 	pthread_t		*threads;
@@ -92,11 +95,38 @@ holds_queue(const struct smtp_result *res)
 	    res->rate_limited;
 }
 
+/*
+ * A digest row has no body: the issue is rendered for its member now
+ * (digest.h), the same bytes each time, by the worker that sends it, on a
+ * connection of its own: the rendering (a tenth of a millisecond and
+ * more) runs beside the sending and the commits, on every CPU. The
+ * recording judges a row that cannot be rendered (job->render).
+ */
+static int
+render(struct deliver *d, struct botu_db **db, struct job *job)
+{
+	char err[BOTU_ERRLEN] = "";
+	int rc = BOTU_OK;
+
+	if (job->row.data != NULL || job->row.digest_id <= 0)
+		return BOTU_OK;
+	if (*db == NULL)
+		rc = db_open(d->db_path, DB_READONLY, db, err);
+	if (rc == BOTU_OK)
+		rc = digest_render_row(*db, d->conf, &job->row, err);
+	if (rc != BOTU_OK) {
+		job->render = rc;
+		str_copy(job->res.text, err, sizeof(job->res.text));
+	}
+	return rc;
+}
+
 static void *
 worker(void *arg)
 {
 	struct deliver *d = arg;
 	struct smtp_conn *conn = smtp_conn_new(d->conf);
+	struct botu_db *db = NULL;
 	struct job *job;
 
 	pthread_mutex_lock(&d->mu);
@@ -112,18 +142,21 @@ worker(void *arg)
 		job = d->queue[--d->qlen];
 		pthread_mutex_unlock(&d->mu);
 
-		crash_point("before-send");
-		smtp_send(conn, job->row.envelope_from, job->row.rcpt,
-		    job->row.data, job->row.len, &job->res);
+		if (render(d, &db, job) == BOTU_OK) {
+			crash_point("before-send");
+			smtp_send(conn, job->row.envelope_from, job->row.rcpt,
+			    job->row.data, job->row.len, &job->res);
+		}
 
 		pthread_mutex_lock(&d->mu);
-		if (holds_queue(&job->res))
+		if (job->render == BOTU_OK && holds_queue(&job->res))
 			d->held++;
 		d->done[d->ndone++] = job;
 		pthread_cond_signal(&d->done_cv);
 	}
 	pthread_mutex_unlock(&d->mu);
 	smtp_conn_free(conn);
+	db_close(db);
 	return NULL;
 }
 
@@ -141,6 +174,7 @@ deliver_new(const struct botu_conf *conf, const char *db_path,
 		return rc;
 	}
 	d->conf = conf;
+	d->db_path = xstrdup(db_path);
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->work_cv, NULL);
 	pthread_cond_init(&d->done_cv, NULL);
@@ -187,6 +221,7 @@ deliver_free(struct deliver *d)
 	pthread_cond_destroy(&d->work_cv);
 	pthread_cond_destroy(&d->done_cv);
 	db_close(d->db);
+	free(d->db_path);
 	free(d);
 }
 
@@ -332,6 +367,22 @@ record(struct deliver *d, struct deliver_report *r, struct job *job)
 	time_t now = time(NULL);
 	char why[BOTU_ERRLEN];
 
+	if (job->render != BOTU_OK) {
+		/* Who may not get it any more is dropped; the rest waits
+		 * as after a temporary failure. */
+		if (job->render == BOTU_EPERM) {
+			log_info("outbox %lld: not sent: %s",
+			    (long long)job->row.id, job->res.text);
+			(void)outbox_skip(d->db, job->row.id, job->res.text);
+		} else {
+			log_warnx("outbox %lld: %s", (long long)job->row.id,
+			    job->res.text);
+			(void)outbox_retry_later(d->db, job->row.id, now, 0,
+			    job->res.text, 1);
+		}
+		free_job(job);
+		return BOTU_OK;
+	}
 	if (job->res.outcome != SMTP_PERM && d->nrun > 0)
 		record_run(d, r, 0);
 	switch (job->res.outcome) {
@@ -380,7 +431,8 @@ record_group(struct deliver *d, struct deliver_report *r, struct job **jobs,
 	int rc = db_begin(d->db), begun = rc == BOTU_OK;
 
 	for (size_t i = 0; i < k; i++) {
-		int was_sent = jobs[i]->res.outcome == SMTP_SENT;
+		int was_sent = jobs[i]->render == BOTU_OK &&
+		    jobs[i]->res.outcome == SMTP_SENT;
 
 		if (rc == BOTU_OK)
 			rc = record(d, r, jobs[i]);
@@ -499,6 +551,7 @@ run_batch(struct deliver *d, struct outbox_row *rows, size_t n,
 	for (size_t i = n; i-- > 0;) {	/* the queue pops from its end */
 		struct job *job = xcalloc(1, sizeof(*job));
 
+		job->render = BOTU_OK;
 		job->row = rows[i];
 		memset(&rows[i], 0, sizeof(rows[i]));
 		d->queue[d->qlen++] = job;
@@ -514,7 +567,8 @@ run_batch(struct deliver *d, struct outbox_row *rows, size_t n,
 		pthread_mutex_unlock(&d->mu);
 		held = 0;
 		for (size_t i = first; i < end; i++)
-			held += holds_queue(&d->done[i]->res);
+			held += d->done[i]->render == BOTU_OK &&
+			    holds_queue(&d->done[i]->res);
 		if (record_group(d, r, d->done + first, end - first) !=
 		    BOTU_OK && !*failed) {
 			log_warnx("outbox: cannot record results: %s; "
@@ -545,54 +599,12 @@ run_batch(struct deliver *d, struct outbox_row *rows, size_t n,
 	}
 }
 
-/*
- * A digest row has no body: the issue is rendered for its member now
- * (digest.h), the same bytes each time. A member who may not get it any
- * more is dropped; a row that cannot be rendered waits as after a
- * temporary failure. Rows that stay keep their order in rows; *n shrinks.
- */
-static void
-render_digests(struct deliver *d, struct outbox_row *rows, size_t *n,
-    time_t now)
-{
-	char err[BOTU_ERRLEN];
-	size_t i, k = 0;
-	int rc;
-
-	for (i = 0; i < *n; i++) {
-		if (rows[i].data == NULL && rows[i].digest_id > 0) {
-			err[0] = '\0';
-			rc = digest_render_row(d->db, d->conf, &rows[i], err);
-			if (rc == BOTU_EPERM) {
-				log_info("outbox %lld: not sent: %s",
-				    (long long)rows[i].id, err);
-				(void)outbox_skip(d->db, rows[i].id, err);
-			} else if (rc != BOTU_OK) {
-				log_warnx("outbox %lld: %s",
-				    (long long)rows[i].id, err);
-				(void)outbox_retry_later(d->db, rows[i].id,
-				    now, 0, err, 1);
-			}
-			if (rc != BOTU_OK) {
-				outbox_row_clear(&rows[i]);
-				continue;
-			}
-		}
-		if (k != i) {
-			rows[k] = rows[i];
-			memset(&rows[i], 0, sizeof(rows[i]));
-		}
-		k++;
-	}
-	*n = k;
-}
-
 int
 deliver_once(struct deliver *d, struct deliver_report *r, time_t *next)
 {
 	struct outbox_row *rows = NULL;
 	time_t now = time(NULL), until, due;
-	size_t n = 0, total;
+	size_t n = 0;
 	int allowed, failed = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -623,11 +635,9 @@ deliver_once(struct deliver *d, struct deliver_report *r, time_t *next)
 		outbox_rows_free(rows, n);
 		return BOTU_OK;
 	}
-	total = n;
-	render_digests(d, rows, &n, now);
 	if (n > 0)
 		run_batch(d, rows, n, r, &failed);
-	outbox_rows_free(rows, total);
+	outbox_rows_free(rows, n);
 	if (failed) {
 		*next = now + 30;
 		return BOTU_ETEMP;
