@@ -57,6 +57,7 @@ struct deliver {
 	size_t			 dnext;		/* the next to record */
 	int			 held;		/* refusals not judged yet */
 	int			 stop;
+	unsigned		 pass;		/* run_batch() calls so far */
 
 	int64_t			 next_slot_ms;	/* max_per_minute pacing */
 	time_t			 slow_until;
@@ -100,10 +101,13 @@ holds_queue(const struct smtp_result *res)
  * (digest.h), the same bytes each time, by the worker that sends it, on a
  * connection of its own: the rendering (a tenth of a millisecond and
  * more) runs beside the sending and the commits, on every CPU. The
- * recording judges a row that cannot be rendered (job->render).
+ * recording judges a row that cannot be rendered (job->render). The
+ * issue's variables are read once per pass (cache): a member forgotten
+ * in between (digest_forget_member()) is gone from the next pass.
  */
 static int
-render(struct deliver *d, struct botu_db **db, struct job *job)
+render(struct deliver *d, struct botu_db **db, struct digest_cache *cache,
+    struct job *job)
 {
 	char err[BOTU_ERRLEN] = "";
 	int rc = BOTU_OK;
@@ -113,7 +117,8 @@ render(struct deliver *d, struct botu_db **db, struct job *job)
 	if (*db == NULL)
 		rc = db_open(d->db_path, DB_READONLY, db, err);
 	if (rc == BOTU_OK)
-		rc = digest_render_row(*db, d->conf, &job->row, err);
+		rc = digest_render_row_cached(*db, d->conf, cache, &job->row,
+		    err);
 	if (rc != BOTU_OK) {
 		job->render = rc;
 		str_copy(job->res.text, err, sizeof(job->res.text));
@@ -127,7 +132,9 @@ worker(void *arg)
 	struct deliver *d = arg;
 	struct smtp_conn *conn = smtp_conn_new(d->conf);
 	struct botu_db *db = NULL;
+	struct digest_cache *cache = digest_cache_new();
 	struct job *job;
+	unsigned pass = 0;
 
 	pthread_mutex_lock(&d->mu);
 	for (;;) {
@@ -140,9 +147,13 @@ worker(void *arg)
 		if (d->stop)
 			break;
 		job = d->queue[--d->qlen];
+		if (pass != d->pass) {
+			pass = d->pass;
+			digest_cache_clear(cache);
+		}
 		pthread_mutex_unlock(&d->mu);
 
-		if (render(d, &db, job) == BOTU_OK) {
+		if (render(d, &db, cache, job) == BOTU_OK) {
 			crash_point("before-send");
 			smtp_send(conn, job->row.envelope_from, job->row.rcpt,
 			    job->row.data, job->row.len, &job->res);
@@ -156,6 +167,7 @@ worker(void *arg)
 	}
 	pthread_mutex_unlock(&d->mu);
 	smtp_conn_free(conn);
+	digest_cache_free(cache);
 	db_close(db);
 	return NULL;
 }
@@ -548,6 +560,7 @@ run_batch(struct deliver *d, struct outbox_row *rows, size_t n,
 	start_threads(d);
 	pthread_mutex_lock(&d->mu);
 	d->ndone = d->dnext = 0;
+	d->pass++;
 	for (size_t i = n; i-- > 0;) {	/* the queue pops from its end */
 		struct job *job = xcalloc(1, sizeof(*job));
 
