@@ -29,7 +29,8 @@ runs: the machine is shared and absolute figures drift.
    1,000 / 10,000 / 100,000 members, and the database's growth per issue:
    made, then sent (each row's result recorded).
 4. Limits (only with BENCH_LIMITS=1 or --limits; about 7 minutes): a
-   digest to 200 members with max_per_minute = 30 to a Postfix that takes 30 a minute.
+   digest to 200 members with max_per_minute = 30 to a Postfix that takes
+   30 a minute.
 
 Options: --smoke (a few seconds: 200 mails, one run, for make check; it
 fails when something does not work, never on a slow ratio), --runs N,
@@ -742,8 +743,9 @@ def footprint(report, args, tmp):
                 "botu outbox flush, 4 connections, to smtp-sink (one run "
                 "each); peak RSS of each; the database's growth by the "
                 "issue, and by it and the sending:")
-    report.say(f"   {'members':>10} {'time':>9} {'msgs/s':>8} {'RSS flush':>10} "
-               f"{'RSS issue':>10} {'db: issue':>10} {'and sent':>10}")
+    report.say(f"   {'members':>10} {'time':>9} {'msgs/s':>8} "
+               f"{'RSS flush':>10} {'RSS issue':>10} {'db: issue':>10} "
+               f"{'and sent':>10}")
     rss, rate, qrss = {}, {}, {}
     growth = {}
     for n in args.sizes:

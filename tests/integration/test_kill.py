@@ -46,17 +46,6 @@ CRASH_POINTS = ("after-attempt", "after-commit", "after-move",
                 "before-send", "after-send")
 
 
-def deliver_group():
-    """DELIVER_GROUP of include/botu/deliver.h: the answers per connection
-    that may wait for one commit."""
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "include",
-                        "botu", "deliver.h")
-    with open(path) as f:
-        m = re.search(r"^#define DELIVER_GROUP (\d+)", f.read(), re.M)
-    assert m, "no DELIVER_GROUP in " + path
-    return int(m.group(1))
-
-
 def received_time(msg):
     """When Postfix accepted this copy: the date of its top Received."""
     rcvd = msg.get_all("Received") or []
@@ -327,8 +316,8 @@ class Kill(botutest.ServersTestCase):
         # Results are committed in groups and the connections never run
         # more than DELIVER_GROUP answers each ahead of the commits: a kill
         # repeats at most those and the mails in flight, per connection.
-        self.assertLessEqual(duplicates,
-                             (deliver_group() + 1) * CONNECTIONS * len(kills))
+        bound = (botutest.deliver_group() + 1) * CONNECTIONS * len(kills)
+        self.assertLessEqual(duplicates, bound)
 
         during_intake = sum(1 for k in kills if k[2][0] < MAILS and
                             k[1] != "crash point migration")
@@ -343,8 +332,7 @@ class Kill(botutest.ServersTestCase):
             "commit): %d (at most %d); %.0f s"
             % (SEED, MAILS, len(outbox), len(kills), RANDOM_KILLS,
                len(kills) - RANDOM_KILLS, during_intake, during_delivery,
-               idle_kills, set_aside, duplicates,
-               (deliver_group() + 1) * CONNECTIONS * len(kills), took))
+               idle_kills, set_aside, duplicates, bound, took))
         print("  " + report)
         if os.environ.get("BOTU_KILL_REPORT"):
             with open(os.environ["BOTU_KILL_REPORT"], "a") as f:
