@@ -333,62 +333,31 @@ insert_issue(struct botu_db *db, int number, time_t from, time_t now,
 	return rc;
 }
 
-struct reader {
-	int64_t	 id;
-	char	*email;
-	int	 monthly;
-};
-
-/* Who gets issue id: active, delivery on, by rhythm. */
-static int
-readers(struct botu_db *db, int month, struct reader **out, size_t *n)
-{
-	sqlite3_stmt *st = db_stmt(db, "SELECT id, email, digest = 'monthly' "
-	    "FROM members WHERE status = 'active' AND delivery = 'on' AND "
-	    "(digest = 'weekly' OR (digest = 'monthly' AND ?)) ORDER BY id");
-	struct reader *r = NULL;
-	size_t count = 0;
-	int rc;
-
-	sqlite3_bind_int(st, 1, month);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		r = xrealloc(r, (count + 1) * sizeof(*r));
-		r[count].id = sqlite3_column_int64(st, 0);
-		r[count].email = xstrdup(db_col_text(st, 1));
-		r[count].monthly = sqlite3_column_int(st, 2);
-		count++;
-	}
-	sqlite3_reset(st);
-	*out = r;
-	*n = count;
-	return rc == SQLITE_DONE ? BOTU_OK : BOTU_EDATA;
-}
-
-static void
-readers_free(struct reader *r, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(r[i].email);
-	free(r);
-}
-
-/* One outbox row per reader, pointing to the issue. */
+/*
+ * One outbox row per reader, pointing to the issue: active, delivery on,
+ * by rhythm. Streamed from the query (not read into memory first): the
+ * issue's memory stays the same at 1,000 members and at 100,000.
+ */
 static int
 queue_readers(struct botu_db *db, const struct botu_conf *conf, int64_t id,
     int month, int *rows)
 {
-	struct reader *r = NULL;
-	size_t n = 0;
-	int rc;
+	sqlite3_stmt *st = db_stmt(db, "SELECT id, email, digest = 'monthly' "
+	    "FROM members WHERE status = 'active' AND delivery = 'on' AND "
+	    "(digest = 'weekly' OR (digest = 'monthly' AND ?)) ORDER BY id");
+	int rc = BOTU_OK, step = SQLITE_DONE;
 
 	*rows = 0;
-	rc = readers(db, month, &r, &n);
-	for (size_t i = 0; i < n && rc == BOTU_OK; i++) {
+	if (st == NULL)
+		return BOTU_EDATA;
+	sqlite3_bind_int(st, 1, month);
+	while (rc == BOTU_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		char *mid = compose_message_id(addr_domain(conf));
 		struct outbox_mail om = {
-			.kind = r[i].monthly ? "digest-month" : "digest",
-			.member_id = r[i].id,
-			.rcpt = r[i].email,
+			.kind = sqlite3_column_int(st, 2) ? "digest-month" :
+			    "digest",
+			.member_id = sqlite3_column_int64(st, 0),
+			.rcpt = db_col_text(st, 1),
 			.envelope_from = conf->list.address,
 			.message_id = mid,
 			.digest_id = id,
@@ -404,7 +373,9 @@ queue_readers(struct botu_db *db, const struct botu_conf *conf, int64_t id,
 			crash_point("digest-rows");
 		}
 	}
-	readers_free(r, n);
+	if (rc == BOTU_OK && step != SQLITE_DONE)
+		rc = BOTU_EDATA;
+	sqlite3_reset(st);
 	return rc;
 }
 
