@@ -333,62 +333,31 @@ insert_issue(struct botu_db *db, int number, time_t from, time_t now,
 	return rc;
 }
 
-struct reader {
-	int64_t	 id;
-	char	*email;
-	int	 monthly;
-};
-
-/* Who gets issue id: active, delivery on, by rhythm. */
-static int
-readers(struct botu_db *db, int month, struct reader **out, size_t *n)
-{
-	sqlite3_stmt *st = db_stmt(db, "SELECT id, email, digest = 'monthly' "
-	    "FROM members WHERE status = 'active' AND delivery = 'on' AND "
-	    "(digest = 'weekly' OR (digest = 'monthly' AND ?)) ORDER BY id");
-	struct reader *r = NULL;
-	size_t count = 0;
-	int rc;
-
-	sqlite3_bind_int(st, 1, month);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		r = xrealloc(r, (count + 1) * sizeof(*r));
-		r[count].id = sqlite3_column_int64(st, 0);
-		r[count].email = xstrdup(db_col_text(st, 1));
-		r[count].monthly = sqlite3_column_int(st, 2);
-		count++;
-	}
-	sqlite3_reset(st);
-	*out = r;
-	*n = count;
-	return rc == SQLITE_DONE ? BOTU_OK : BOTU_EDATA;
-}
-
-static void
-readers_free(struct reader *r, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(r[i].email);
-	free(r);
-}
-
-/* One outbox row per reader, pointing to the issue. */
+/*
+ * One outbox row per reader, pointing to the issue: active, delivery on,
+ * by rhythm. Streamed from the query (not read into memory first): the
+ * issue's memory stays the same at 1,000 members and at 100,000.
+ */
 static int
 queue_readers(struct botu_db *db, const struct botu_conf *conf, int64_t id,
     int month, int *rows)
 {
-	struct reader *r = NULL;
-	size_t n = 0;
-	int rc;
+	sqlite3_stmt *st = db_stmt(db, "SELECT id, email, digest = 'monthly' "
+	    "FROM members WHERE status = 'active' AND delivery = 'on' AND "
+	    "(digest = 'weekly' OR (digest = 'monthly' AND ?)) ORDER BY id");
+	int rc = BOTU_OK, step = SQLITE_DONE;
 
 	*rows = 0;
-	rc = readers(db, month, &r, &n);
-	for (size_t i = 0; i < n && rc == BOTU_OK; i++) {
+	if (st == NULL)
+		return BOTU_EDATA;
+	sqlite3_bind_int(st, 1, month);
+	while (rc == BOTU_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
 		char *mid = compose_message_id(addr_domain(conf));
 		struct outbox_mail om = {
-			.kind = r[i].monthly ? "digest-month" : "digest",
-			.member_id = r[i].id,
-			.rcpt = r[i].email,
+			.kind = sqlite3_column_int(st, 2) ? "digest-month" :
+			    "digest",
+			.member_id = sqlite3_column_int64(st, 0),
+			.rcpt = db_col_text(st, 1),
 			.envelope_from = conf->list.address,
 			.message_id = mid,
 			.digest_id = id,
@@ -404,7 +373,9 @@ queue_readers(struct botu_db *db, const struct botu_conf *conf, int64_t id,
 			crash_point("digest-rows");
 		}
 	}
-	readers_free(r, n);
+	if (rc == BOTU_OK && step != SQLITE_DONE)
+		rc = BOTU_EDATA;
+	sqlite3_reset(st);
 	return rc;
 }
 
@@ -891,13 +862,11 @@ lang_of(const struct botu_conf *conf, const struct member *m)
 	return conf_languages[conf->list.language];
 }
 
-/* Everything the template gets, for issue is and member m. */
+/* What the template gets from issue is in lang, the same for everyone. */
 static int
-issue_vars(struct botu_db *db, const struct botu_conf *conf,
-    const struct issue *is, const struct member *m, struct tmpl_vars *vars)
+issue_part(struct botu_db *db, const struct issue *is, const char *lang,
+    struct tmpl_vars *vars)
 {
-	const char *lang = lang_of(conf, m);
-	char *unsub = unsub_of(conf, m);
 	int rc, count, all = 0, shortened = 0;
 
 	rc = load_scalars(db, is, lang, vars);
@@ -906,10 +875,8 @@ issue_vars(struct botu_db *db, const struct botu_conf *conf,
 		    &shortened);
 		all += count;
 	}
-	if (rc != BOTU_OK) {
-		free(unsub);
+	if (rc != BOTU_OK)
 		return rc;
-	}
 	tmpl_setf(vars, "number", "%d", is->number);
 	if (is->first != is->number) {
 		tmpl_set(vars, "monthly", "yes");
@@ -917,9 +884,109 @@ issue_vars(struct botu_db *db, const struct botu_conf *conf,
 	}
 	tmpl_set(vars, "nothing", all == 0 ? "yes" : "");
 	tmpl_set(vars, "any_shortened", shortened ? "yes" : "");
+	return BOTU_OK;
+}
+
+/* What differs per member (set or replaced): the name, the addresses. */
+static void
+member_part(const struct botu_conf *conf, const struct member *m,
+    struct tmpl_vars *vars)
+{
+	char *unsub = unsub_of(conf, m);
+
 	tmpl_set(vars, "name", m != NULL ? m->name : "");
 	mailout_list_vars(conf, vars, unsub);
 	free(unsub);
+}
+
+/* Everything the template gets, for issue is and member m. */
+static int
+issue_vars(struct botu_db *db, const struct botu_conf *conf,
+    const struct issue *is, const struct member *m, struct tmpl_vars *vars)
+{
+	int rc = issue_part(db, is, lang_of(conf, m), vars);
+
+	if (rc == BOTU_OK)
+		member_part(conf, m, vars);
+	return rc;
+}
+
+struct digest_cache {
+	int64_t			 id;	/* 0: empty */
+	int			 monthly;
+	const char		*lang;	/* a conf_languages entry */
+	struct issue		 is;
+	struct tmpl_vars	*vars;	/* issue_part() */
+};
+
+struct digest_cache *
+digest_cache_new(void)
+{
+	return xcalloc(1, sizeof(struct digest_cache));
+}
+
+void
+digest_cache_clear(struct digest_cache *c)
+{
+	if (c == NULL)
+		return;
+	tmpl_vars_free(c->vars);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+digest_cache_free(struct digest_cache *c)
+{
+	digest_cache_clear(c);
+	free(c);
+}
+
+/*
+ * The issue's variables for member m in *vars (owned by the cache when
+ * there is one: not to be freed), the member's part filled in; BOTU_OK,
+ * or an error with err set.
+ */
+static int
+row_vars(struct botu_db *db, const struct botu_conf *conf,
+    struct digest_cache *c, int64_t id, int monthly, const struct member *m,
+    struct issue *is, struct tmpl_vars **vars, char err[BOTU_ERRLEN])
+{
+	const char *lang = lang_of(conf, m);
+	int rc;
+
+	if (c != NULL && c->id == id && c->monthly == monthly &&
+	    c->lang == lang) {
+		*is = c->is;
+		*vars = c->vars;
+		member_part(conf, m, *vars);
+		return BOTU_OK;
+	}
+	*vars = NULL;
+	rc = issue_get(db, id, monthly, is);
+	if (rc != 1) {
+		snprintf(err, BOTU_ERRLEN, "digest: no issue %lld%s%s",
+		    (long long)id, rc < 0 ? ": " : "",
+		    rc < 0 ? db_errmsg(db) : "");
+		return BOTU_EDATA;
+	}
+	*vars = tmpl_vars_new();
+	rc = issue_part(db, is, lang, *vars);
+	if (rc != BOTU_OK) {
+		snprintf(err, BOTU_ERRLEN, "digest: cannot read issue #%d: %s",
+		    is->number, db_errmsg(db));
+		tmpl_vars_free(*vars);
+		*vars = NULL;
+		return rc;
+	}
+	if (c != NULL) {
+		digest_cache_clear(c);
+		c->id = id;
+		c->monthly = monthly;
+		c->lang = lang;
+		c->is = *is;
+		c->vars = *vars;
+	}
+	member_part(conf, m, *vars);
 	return BOTU_OK;
 }
 
@@ -956,22 +1023,23 @@ digest_render(struct botu_db *db, const struct botu_conf *conf, int64_t id,
 
 /* The complete message of issue id for member m, to rcpt. */
 static int
-compose_issue(struct botu_db *db, const struct botu_conf *conf, int64_t id,
-    int monthly, const struct member *m, const char *rcpt,
-    const char *message_id, struct buf *out, char err[BOTU_ERRLEN])
+compose_issue(struct botu_db *db, const struct botu_conf *conf,
+    struct digest_cache *c, int64_t id, int monthly, const struct member *m,
+    const char *rcpt, const char *message_id, struct buf *out,
+    char err[BOTU_ERRLEN])
 {
+	const char *langs[] = { lang_of(conf, m),
+	    conf_languages[conf->list.language], "en", NULL };
+	struct tmpl_vars *vars = NULL;
 	struct tmpl_mail tm = { 0 };
 	struct issue is;
 	char *unsub = NULL;
 	int rc;
 
-	rc = issue_get(db, id, monthly, &is);
-	if (rc != 1) {
-		snprintf(err, BOTU_ERRLEN, "digest: no issue %lld",
-		    (long long)id);
-		return BOTU_EDATA;
-	}
-	rc = digest_render(db, conf, id, monthly, m, &tm, err);
+	rc = row_vars(db, conf, c, id, monthly, m, &is, &vars, err);
+	if (rc == BOTU_OK)
+		rc = tmpl_mail_render(tmpl_dir(conf->list.templates), langs,
+		    "digest", vars, &tm, err);
 	if (rc == BOTU_OK) {
 		struct outgoing o = {
 			.to = rcpt,
@@ -989,6 +1057,8 @@ compose_issue(struct botu_db *db, const struct botu_conf *conf, int64_t id,
 		/* The issue's time as Date: every retry the same bytes. */
 		rc = compose(conf, &o, message_id, is.created_at, out, err);
 	}
+	if (c == NULL)
+		tmpl_vars_free(vars);
 	free(unsub);
 	tmpl_mail_clear(&tm);
 	return rc;
@@ -997,6 +1067,13 @@ compose_issue(struct botu_db *db, const struct botu_conf *conf, int64_t id,
 int
 digest_render_row(struct botu_db *db, const struct botu_conf *conf,
     struct outbox_row *row, char err[BOTU_ERRLEN])
+{
+	return digest_render_row_cached(db, conf, NULL, row, err);
+}
+
+int
+digest_render_row_cached(struct botu_db *db, const struct botu_conf *conf,
+    struct digest_cache *c, struct outbox_row *row, char err[BOTU_ERRLEN])
 {
 	struct member m = { 0 };
 	struct buf b;
@@ -1021,8 +1098,8 @@ digest_render_row(struct botu_db *db, const struct botu_conf *conf,
 		rc = BOTU_EPERM;
 		goto out;
 	}
-	rc = compose_issue(db, conf, row->digest_id, monthly, &m, row->rcpt,
-	    row->message_id, &b, err);
+	rc = compose_issue(db, conf, c, row->digest_id, monthly, &m,
+	    row->rcpt, row->message_id, &b, err);
 	if (rc != BOTU_OK)
 		goto out;
 	crash_point("digest-render");

@@ -13,6 +13,10 @@
  *
  * A crash between the server's 250 and the commit of the result sends that
  * mail again at the next start, with the same Message-ID; nothing is lost.
+ * Results are committed in groups (one fsync for many mails): whatever
+ * came in while the previous commit ran, and the connections never run
+ * more than DELIVER_GROUP answers each ahead of the commits, so a crash
+ * repeats at most DELIVER_GROUP + 1 mails per connection.
  * For the tests of both windows: BOTU_CRASH_AT=before-send|after-send[:N]
  * (crash_point() in util.h).
  *
@@ -29,6 +33,8 @@
 
 /* Consecutive identical 5xx replies that mean "this is about us". */
 #define DELIVER_SAME_5XX 3
+/* Answers per connection that may wait for one commit of their results. */
+#define DELIVER_GROUP 16
 /* The first pause; each further trip doubles it, up to 6 hours. */
 #define DELIVER_PAUSE_FIRST (15 * 60)
 

@@ -140,6 +140,22 @@ int	digest_render_row(struct botu_db *, const struct botu_conf *,
 	    struct outbox_row *row, char err[BOTU_ERRLEN]);
 
 /*
+ * The same, for a sender that renders many rows: c keeps the issue's
+ * variables in one language between calls (only the member's name and
+ * addresses differ from row to row), which saves reading and parsing the
+ * stored issue for every member. c may be NULL. A cache is only valid
+ * while the stored issues do not change (digest_forget_member()):
+ * digest_cache_clear() it before each pass over the outbox.
+ */
+struct digest_cache;
+struct digest_cache *digest_cache_new(void);
+void	digest_cache_clear(struct digest_cache *);
+void	digest_cache_free(struct digest_cache *);	/* accepts NULL */
+int	digest_render_row_cached(struct botu_db *, const struct botu_conf *,
+	    struct digest_cache *, struct outbox_row *row,
+	    char err[BOTU_ERRLEN]);
+
+/*
  * What the next issue would be at now, rendered for the member with
  * address email (NULL: the list's language, no name), monthly edition or
  * not; nothing is stored. *items gets how many things it would hold.

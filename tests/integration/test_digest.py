@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -176,6 +177,38 @@ class Digest(botutest.ServersTestCase):
         # The monthly member's own unsubscribe address is a different one.
         month_msg = self.digests(self.monthly)[0]
         self.assertNotEqual(str(month_msg["List-Unsubscribe"]), unsub)
+
+    def test_who_left_after_the_issue_is_not_sent_it(self):
+        """The sending connections render each member's mail; a member
+        who left or turned the digest off since the issue is dropped,
+        the others get it."""
+        others = ["lid%d-%s" % (i, self.weekly) for i in range(6)]
+        for who in [self.weekly, self.off] + others:
+            self.botu("members", "add", who)
+        self.botu("post", "--subject", "Klusdag", stdin="Zaterdag!\n")
+        self.assertIn("digest #1:", self.botu("digest", "send").stdout)
+        db = sqlite3.connect(os.path.join(self.tmp, "botu.db"))
+        with db:
+            db.execute("UPDATE members SET digest = 'off' WHERE email = ?",
+                       (self.off,))
+            db.execute("UPDATE members SET status = 'unsubscribed' WHERE "
+                       "email = ?",
+                       (others[0],))
+        db.close()
+        self.run_once()
+        self.servers.wait_queue_empty()
+        db = sqlite3.connect(os.path.join(self.tmp, "botu.db"))
+        status = dict(db.execute("SELECT rcpt, status FROM outbox WHERE "
+                                 "digest_id IS NOT NULL"))
+        db.close()
+        self.assertEqual(status, {**{w: "sent" for w in
+                                     [self.weekly] + others[1:]},
+                                  self.off: "dropped",
+                                  others[0]: "dropped"})
+        for who in [self.weekly] + others[1:]:
+            self.assertEqual(len(self.digests(who)), 1, who)
+        self.assertEqual(self.digests(self.off), [])
+        self.assertEqual(self.digests(others[0]), [])
 
     def test_updates_by_mail(self):
         kern = "kern-%s" % self.weekly

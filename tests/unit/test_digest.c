@@ -825,6 +825,56 @@ test_left_members_skipped(void **state)
 	outbox_rows_free(rows, n);
 }
 
+/*
+ * A sender's cache renders each row to the same bytes as a render of its
+ * own: members of two languages, weekly and monthly, in turns (each
+ * change of language or edition refills the cache).
+ */
+static void
+test_cached_render_same_bytes(void **state)
+{
+	struct fx *f = *state;
+	struct digest_made made;
+	struct digest_cache *c = digest_cache_new();
+	struct outbox_row *rows = NULL, *again = NULL;
+	char err[BOTU_ERRLEN] = "";
+	size_t n = 0, m = 0;
+
+	fixture(f);
+	(void)member(f, "ann@example.org", "Ann Smith", "weekly");
+	(void)member(f, "piet@example.org", "Piet Jansen", "weekly");
+	assert_int_equal(db_exec(f->db, "UPDATE members SET language = 'en' "
+	    "WHERE email = 'ann@example.org'"), BOTU_OK);
+	issue(f, T_ISSUE, 0, &made);
+	assert_int_equal(made.rows, 4);
+	assert_int_equal(outbox_due(f->db, time(NULL) + 1, 10, &rows, &n),
+	    BOTU_OK);
+	assert_int_equal(outbox_due(f->db, time(NULL) + 1, 10, &again, &m),
+	    BOTU_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(m, 4);
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < n; i++) {
+			if (digest_render_row_cached(f->db, f->conf, c,
+			    &rows[i], err) != BOTU_OK)
+				fail_msg("%s", err);
+			if (round == 0 && digest_render_row(f->db, f->conf,
+			    &again[i], err) != BOTU_OK)
+				fail_msg("%s", err);
+			assert_int_equal(rows[i].len, again[i].len);
+			assert_memory_equal(rows[i].data, again[i].data,
+			    rows[i].len);
+			assert_non_null(strstr(rows[i].data, rows[i].rcpt));
+		}
+	/* The English member's mail is not the Dutch ones'. */
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].rcpt, "ann@example.org") == 0)
+			assert_non_null(strstr(rows[i].data, "Hello Ann"));
+	digest_cache_free(c);
+	outbox_rows_free(rows, n);
+	outbox_rows_free(again, m);
+}
+
 static void
 test_rhythm_words(void **state)
 {
@@ -931,6 +981,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rhythm_by_mail, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_cached_render_same_bytes,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_left_members_skipped,
 		    setup, teardown),
 	};

@@ -59,6 +59,16 @@ LIST_ADDRESS = "annerike@lsabewoners.nl"
 Mail = collections.namedtuple("Mail", "uid flags msg")
 
 
+def deliver_group():
+    """DELIVER_GROUP of include/botu/deliver.h: the answers per SMTP
+    connection that may wait for one commit of their results (so many,
+    and the one in flight, may go out twice after a crash)."""
+    with open(os.path.join(REPO, "include", "botu", "deliver.h")) as f:
+        m = re.search(r"^#define DELIVER_GROUP (\d+)", f.read(), re.M)
+    assert m, "no DELIVER_GROUP in deliver.h"
+    return int(m.group(1))
+
+
 def load_env(path):
     """Reads an env file of tests/servers.sh into a dict of str."""
     env = {}
