@@ -308,6 +308,27 @@ erase_all(struct botu_db *db, char **who, enum retention_why why, int *n,
 	return rc;
 }
 
+/*
+ * Erases, BATCH at a time, the members whose addresses st (?1 the cut-off,
+ * ?2 the batch size) lists, until it lists none or none more go.
+ */
+static int
+erase_batches(struct botu_db *db, sqlite3_stmt *st, int64_t cutoff,
+    enum retention_why why, int *n, char *err)
+{
+	char **who;
+	int rc, before, listed;
+
+	do {
+		before = *n;
+		who = addresses(db, st, cutoff, BATCH);
+		listed = who != NULL;
+		rc = erase_all(db, who, why, n, err);
+		strv_free(who);
+	} while (rc == BOTU_OK && listed && *n != before);
+	return rc;
+}
+
 /* Sign-ups whose every code expired pending_days ago and more. */
 static int
 purge_expired(const struct botu_conf *conf, struct botu_db *db, time_t now,
@@ -318,21 +339,10 @@ purge_expired(const struct botu_conf *conf, struct botu_db *db, time_t now,
 	    "t.member_id = m.id) AND NOT EXISTS (SELECT 1 FROM tokens t "
 	    "WHERE t.member_id = m.id AND t.expires_at > ?1) "
 	    "ORDER BY id LIMIT ?2");
-	char **who;
-	int rc;
 
-	do {
-		int before = *n;
-
-		who = addresses(db, st, (int64_t)now -
-		    (int64_t)conf->privacy.pending_days * DAY, BATCH);
-		rc = erase_all(db, who, RETENTION_EXPIRED, n, err);
-		if (who == NULL || *n == before)
-			break;
-		strv_free(who);
-	} while (rc == BOTU_OK);
-	strv_free(who);
-	return rc;
+	return erase_batches(db, st, (int64_t)now -
+	    (int64_t)conf->privacy.pending_days * DAY, RETENTION_EXPIRED, n,
+	    err);
 }
 
 /* Members who left leavers_days ago and more. */
@@ -343,21 +353,9 @@ purge_leavers(const struct botu_conf *conf, struct botu_db *db, time_t now,
 	sqlite3_stmt *st = db_stmt(db, "SELECT email FROM members WHERE "
 	    "status = 'unsubscribed' AND coalesce(left_at, updated_at) <= ?1 "
 	    "ORDER BY id LIMIT ?2");
-	char **who;
-	int rc;
 
-	do {
-		int before = *n;
-
-		who = addresses(db, st, (int64_t)now -
-		    (int64_t)conf->privacy.leavers_days * DAY, BATCH);
-		rc = erase_all(db, who, RETENTION_LEFT, n, err);
-		if (who == NULL || *n == before)
-			break;
-		strv_free(who);
-	} while (rc == BOTU_OK);
-	strv_free(who);
-	return rc;
+	return erase_batches(db, st, (int64_t)now -
+	    (int64_t)conf->privacy.leavers_days * DAY, RETENTION_LEFT, n, err);
 }
 
 /* One UPDATE with ?1 = now and ?2 = a cut-off, in a transaction. */
